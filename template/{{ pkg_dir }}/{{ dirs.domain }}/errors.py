@@ -1,0 +1,89 @@
+"""Errors the core raises; each carries the HTTP status and the contract code.
+
+Web adapters turn any ``ServiceError`` into ``{"detail", "code"}`` JSON with
+``status``; they never need to know which operation failed.
+"""
+
+
+class ServiceError(Exception):
+    status = 500
+    code = "internal_error"
+    detail = "Internal error."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.detail)
+        if detail:
+            self.detail = detail
+
+    @property
+    def www_authenticate(self) -> str | None:
+        """The RFC 6750 challenge for token errors, ``None`` otherwise."""
+        if self.status == 401 and self.code != "invalid_credentials":
+            return 'Bearer error="invalid_token"'
+        return None
+
+
+class InvalidRequest(ServiceError):
+    status = 422
+    code = "invalid_request"
+    detail = "The request body is invalid."
+
+
+class EmailTaken(ServiceError):
+    status = 409
+    code = "email_taken"
+    detail = "This email is already registered."
+
+
+class InvalidCredentials(ServiceError):
+    status = 401
+    code = "invalid_credentials"
+    detail = "Wrong email or password."
+
+
+class WrongPassword(ServiceError):
+    status = 403
+    code = "invalid_credentials"
+    detail = "The current password is wrong."
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+    detail = "Not found."
+
+
+class MethodNotAllowed(ServiceError):
+    status = 405
+    code = "method_not_allowed"
+    detail = "Method not allowed."
+
+
+class InvalidToken(ServiceError):
+    status = 401
+    code = "invalid_token"
+    detail = "The token is invalid."
+
+
+class TokenExpired(ServiceError):
+    status = 401
+    code = "token_expired"
+    detail = "The token has expired."
+
+
+class TokenRevoked(ServiceError):
+    status = 401
+    code = "token_revoked"
+    detail = "The token has been revoked."
+
+
+class TokenReused(ServiceError):
+    status = 401
+    code = "token_reused"
+    detail = "Refresh token reuse detected: every session of this user has been revoked."
+
+
+class StoreUnavailable(ServiceError):
+    status = 503
+    code = "store_unavailable"
+    detail = "The token store is unavailable."
