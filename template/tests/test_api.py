@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import uuid
 from datetime import datetime
 
 import jwt
@@ -583,7 +582,7 @@ def test_deleting_another_users_session_is_not_found(client, login, make_user):
     assert_alive(client, mine)
 
 
-@pytest.mark.parametrize("session_id", [uuid.uuid4().hex, "x", "..", "%2e%2e"])
+@pytest.mark.parametrize("session_id", ["0123456789abcdef0123456789abcdef", "x", "..", "%2e%2e"])
 def test_deleting_an_unknown_session_is_not_found(client, pair, session_id):
     response = client.delete(f"/auth/sessions/{session_id}", token=pair["access_token"])
     assert response.status_code == 404, response.text
