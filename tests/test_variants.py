@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, SUITE_TIMEOUT, Render, render, tail
+from conftest import (
+    BASE_ANSWERS,
+    COPIER_CONFIG,
+    SUITE_TIMEOUT,
+    Render,
+    question_choices,
+    render,
+    tail,
+)
 
 JINJA_MARKERS = ("{{", "{%", "{#")
 SECRETISH_KEY = re.compile(r"secret|password|token|key", re.IGNORECASE)
@@ -150,3 +158,21 @@ def test_own_suite_on_postgresql(venv_for, redis_url: str, tmp_path: Path):
     run_own_suite(
         project, venv_for(project), tmp_path, REDIS_URL=redis_url, TEST_DATABASE_URL=POSTGRES_URL
     )
+
+
+PYTHON_VERSIONS = question_choices(COPIER_CONFIG, "python_version")
+
+
+@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+def test_every_python_version(python_version, venv_for, redis_url: str, tmp_path: Path):
+    """The default variant on each Python it offers: lint-clean for that target, and green."""
+    project = tmp_path / "render"
+    render(project, {**BASE_ANSWERS, "python_version": python_version})
+    run_ruff(project, "check")
+    run_ruff(project, "format", "--check")
+    venv = venv_for(project)
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith(f"Python {python_version}."), version.stdout
+    run_own_suite(project, venv, tmp_path, REDIS_URL=redis_url)

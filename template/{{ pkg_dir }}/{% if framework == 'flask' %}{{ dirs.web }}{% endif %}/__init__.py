@@ -1,0 +1,1 @@
+"""Flask adapter: the HTTP API of the auth service."""

@@ -1,0 +1,129 @@
+"""A real server per framework: `python -m <package> serve` with two worker processes on
+a real Redis. A logged-out token is refused by whichever worker answers, and of 16
+concurrent refreshes of one token across the workers exactly one succeeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import redis
+from conftest import BASE_ANSWERS, COPIER_CONFIG, PACKAGE, question_choices, render, tail
+
+FRAMEWORKS = question_choices(COPIER_CONFIG, "framework")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(base: str, method: str, path: str, body=None, token=None) -> tuple[int, dict | None]:
+    """One request on a fresh connection, so the kernel may hand it to either worker."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Connection", "close")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, json.loads(raw) if raw else None
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def server(request, tmp_path: Path, venv_for, redis_url: str):
+    project = tmp_path / "project"
+    render(project, {**BASE_ANSWERS, "framework": request.param, "token_store": "redis"})
+    python = str(venv_for(project) / "bin" / "python")
+    prefix = f"tripwire-test-{uuid.uuid4().hex[:10]}:"
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(project / "src"),
+        "JWT_SECRET": uuid.uuid4().hex + uuid.uuid4().hex,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'users.db'}",
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": prefix,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKERS": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+    migrate = subprocess.run(
+        [python, "-m", PACKAGE, "migrate"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert migrate.returncode == 0, tail(migrate.stdout + migrate.stderr)
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        [python, "-m", PACKAGE, "serve"], cwd=project, env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, tail((tmp_path / "server.log").read_text())
+            try:
+                if call(base, "GET", "/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not answer /health"
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+
+
+def login(base: str) -> dict:
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    credentials = {"email": email, "password": "correct horse battery"}
+    assert call(base, "POST", "/auth/register", credentials)[0] == 201
+    status, pair = call(base, "POST", "/auth/login", credentials)
+    assert status == 200, pair
+    return pair
+
+
+def test_a_logged_out_token_is_dead_in_every_worker(server):
+    pair = login(server)
+    assert call(server, "GET", "/auth/me", token=pair["access_token"])[0] == 200
+    assert call(server, "POST", "/auth/logout", token=pair["access_token"])[0] == 204
+    answers = [call(server, "GET", "/auth/me", token=pair["access_token"]) for _ in range(20)]
+    assert [status for status, _ in answers] == [401] * 20
+    assert {body["code"] for _, body in answers} == {"token_revoked"}
+
+
+def test_concurrent_refreshes_across_workers_have_one_winner(server):
+    pair = login(server)
+    body = {"refresh_token": pair["refresh_token"]}
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: call(server, "POST", "/auth/refresh", body), range(16)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses.count(200) == 1, answers
+    assert statuses.count(401) == 15
+    codes = sorted(body["code"] for status, body in answers if status == 401)
+    assert codes.count("token_reused") == 1  # one nuke; the rest find the family dead
