@@ -59,6 +59,12 @@ class MethodNotAllowed(ServiceError):
     detail = "Method not allowed."
 
 
+class PayloadTooLarge(ServiceError):
+    status = 413
+    code = "payload_too_large"
+    detail = "The request body is too large."
+
+
 class InvalidToken(ServiceError):
     status = 401
     code = "invalid_token"
