@@ -665,3 +665,10 @@ def test_unknown_path_is_not_found(client, pair, method, path):
 )
 def test_wrong_method_is_method_not_allowed(client, method, path):
     assert_error(client.request(method, path), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("path", ["/auth/register", "/auth/login", "/auth/refresh"])
+def test_an_oversized_body_is_refused_before_it_is_read(client, path):
+    body = json.dumps({"email": "a@example.com", "password": "x" * 70_000}).encode()
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert_error(response, 413, "payload_too_large")
