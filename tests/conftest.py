@@ -290,3 +290,18 @@ def redis_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# --------------------------------------------------------------------------- markers
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "variant: a check of one rendered variant")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that runs on one variant, so CI can split by `-m variant`."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "rendered" in callspec.params:
+            item.add_marker(pytest.mark.variant)
