@@ -1,0 +1,288 @@
+"""What every variant ships besides the code: CI workflow, Dockerfile, compose file and
+pre-commit configuration, each checked by the tool its ecosystem uses.
+
+- ``.github/workflows/ci.yml``: ``check-jsonschema`` (GitHub's workflow schema) and
+  ``zizmor --offline`` (no findings at the default persona); GitHub expressions survive
+  Jinja; every action is pinned to a full commit SHA.
+- ``Dockerfile``: ``hadolint``, no finding of any level.
+- ``compose.yaml``: ``check-jsonschema`` (the compose-spec schema).
+- ``.pre-commit-config.yaml``: ``pre-commit validate-config``; and, on a fresh render per
+  framework, ``pre-commit run --all-files`` passes, while a stray ``.rej`` file or a
+  conflict marker makes it fail.
+
+The tools come from the test environment (the ``test`` dependency group); the pre-commit
+hook environments are built once under ``$TRIPWIRE_CACHE/pre-commit``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BASE_ANSWERS, PACKAGE, cache_root, render, tail, variant_id
+
+BIN = Path(sys.executable).parent
+WORKFLOW = Path(".github/workflows/ci.yml")
+PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+PRE_COMMIT_TIMEOUT = 1200  # the first run builds the hook environments
+# Environment inherited by subprocesses minus what belongs to this pytest run.
+SCRUBBED_ENV = re.compile(r"PYTEST_ADDOPTS|PYTEST_CURRENT_TEST|PYTEST_XDIST_.*|VIRTUAL_ENV")
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    if not path.exists():
+        pytest.fail(f"{name} is not installed in the test environment ({BIN})", pytrace=False)
+    return str(path)
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300):
+    return subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def check(cmd: list[str], cwd: Path) -> str:
+    result = run(cmd, cwd)
+    if result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(cmd)} (exit {result.returncode}):\n{tail(result.stdout)}", pytrace=False
+        )
+    return result.stdout
+
+
+def load_workflow(project: Path) -> dict:
+    workflow = yaml.safe_load((project / WORKFLOW).read_text())
+    if True in workflow:  # YAML 1.1 reads the key `on` as a boolean
+        workflow["on"] = workflow.pop(True)
+    return workflow
+
+
+def answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+# --------------------------------------------------------------------------- every variant
+
+
+def test_workflow_schema(project: Path):
+    check(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        project,
+    )
+
+
+def test_workflow_zizmor(project: Path):
+    # --no-ignores: a finding silenced by a comment in the template counts too.
+    check(
+        [tool("zizmor"), "--offline", "--no-ignores", "--no-progress", "--strict-collection", "."],
+        project,
+    )
+
+
+def test_workflow_expressions_and_pins(project: Path):
+    text = (project / WORKFLOW).read_text()
+    assert "${{ github." in text, "the GitHub expressions were eaten by Jinja"
+    workflow = load_workflow(project)
+    assert set(workflow["on"]) == {"push", "pull_request", "schedule", "workflow_dispatch"}
+    assert workflow["permissions"] == {"contents": "read"}
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"lint", "test", "template-update"}
+    assert jobs["test"]["needs"] == "lint"
+    assert "schedule" in jobs["template-update"]["if"]
+    assert "workflow_dispatch" in jobs["template-update"]["if"]
+    assert "schedule" not in jobs["lint"]["if"]
+    update_run = " ".join(step.get("run", "") for step in jobs["template-update"]["steps"])
+    assert "copier check-update --quiet" in update_run
+
+    python = answers(project)["python_version"]
+    for name, job in jobs.items():
+        for step in job["steps"]:
+            if "uses" in step:
+                assert step["uses"].startswith(("actions/checkout@", "actions/setup-python@"))
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, name
+            if step.get("uses", "").startswith("actions/setup-python@"):
+                assert step["with"]["python-version"] == python, name
+    uses_lines = [line.strip() for line in text.splitlines() if "uses:" in line]
+    assert uses_lines
+    for line in uses_lines:
+        assert PINNED_USES.match(line.split("uses:", 1)[1].strip()), f"not pinned: {line}"
+
+    redis = answers(project)["token_store"] == "redis"
+    services = jobs["test"].get("services", {})
+    assert ("redis" in services) is redis
+    assert (jobs["test"].get("env", {}).get("REDIS_URL") == "redis://localhost:6379/0") is redis
+    if redis:
+        assert services["redis"]["image"] == "redis:7"
+        assert "6379:6379" in services["redis"]["ports"]
+        assert "--health-cmd" in services["redis"]["options"]
+
+
+def test_dockerfile_hadolint(project: Path):
+    check([tool("hadolint"), "--no-color", "--failure-threshold", "info", "Dockerfile"], project)
+    text = (project / "Dockerfile").read_text()
+    assert "hadolint ignore" not in text
+    python = answers(project)["python_version"]
+    froms = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    assert len(froms) >= 2, f"not multi-stage: {froms}"
+    assert froms[-1] == f"python:{python}-slim", froms
+    assert re.search(r"^USER (?!root|0\b)", text, re.MULTILINE), "the image runs as root"
+    assert f'CMD ["python", "-m", "{PACKAGE}", "serve"]' in text
+    instructions = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in instructions if "SECRET" in line], "a secret in the image"
+
+
+def test_dockerignore(project: Path):
+    patterns = (project / ".dockerignore").read_text().split()
+    for pattern in (".git", ".venv", ".env", "**/*.db", "**/__pycache__"):
+        assert pattern in patterns, pattern
+
+
+def test_compose_schema(project: Path):
+    check(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"],
+        project,
+    )
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    services = compose["services"]
+    app = services["app"]
+    assert app["environment"]["DATABASE_URL"] == f"sqlite:////data/{PACKAGE}.db"
+    assert "data:/data" in app["volumes"]
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["command"][-1] == "migrate"
+    if answers(project)["token_store"] == "redis":
+        assert app["depends_on"]["redis"]["condition"] == "service_healthy"
+        command = " ".join(services["redis"]["command"])
+        for option in ("--maxmemory-policy noeviction", "--appendonly yes", "--appendfsync"):
+            assert option in command
+        assert services["redis"]["volumes"] == ["redis-data:/data"]
+        assert "redis-data" in compose["volumes"]
+    else:
+        assert "redis" not in services
+        assert app["environment"]["WORKERS"] == "1"
+
+
+def test_pre_commit_config(project: Path):
+    check([tool("pre-commit"), "validate-config", ".pre-commit-config.yaml"], project)
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    assert [repo["repo"] for repo in config["repos"]] == ["local"], "hooks must come from PyPI"
+    hooks = {hook["id"]: hook for hook in config["repos"][0]["hooks"]}
+    assert hooks["no-rej-files"]["language"] == "fail"
+    for hook in hooks.values():
+        for requirement in hook.get("additional_dependencies", []):
+            assert re.fullmatch(r"[\w.-]+==[\w.]+", requirement), f"not pinned: {requirement}"
+    # CI lints with the ruff the hook runs.
+    (ruff,) = set(hooks["ruff-check"]["additional_dependencies"])
+    assert f'"{ruff}"' in (project / WORKFLOW).read_text()
+
+
+def test_readme_sections(project: Path):
+    readme = (project / "README.md").read_text()
+    headings = re.findall(r"^## (.+)$", readme, re.MULTILINE)
+    for heading in (
+        "Run with Docker compose",
+        "Run without Docker",
+        "Test",
+        "Configure",
+        "Security model",
+        "Update from the template",
+    ):
+        assert heading in headings, heading
+    assert "```mermaid\nsequenceDiagram\n" in readme
+    assert "copier update --skip-answered" in readme
+
+
+# --------------------------------------------------------------------------- pre-commit runs
+
+# One fresh render per framework, covering both layouts, stores and architectures.
+PRE_COMMIT_VARIANTS = [
+    {"framework": "fastapi", "token_store": "redis", "layout": "src", "architecture": "layered"},
+    {"framework": "flask", "token_store": "memory", "layout": "flat", "architecture": "clean"},
+    {"framework": "django", "token_store": "redis", "layout": "flat", "architecture": "clean"},
+]
+
+
+def git_env() -> dict[str, str]:
+    """This run's environment, with git kept away from the user's configuration."""
+    env = {k: v for k, v in os.environ.items() if not SCRUBBED_ENV.fullmatch(k)}
+    env.update(
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Tripwire Tests",
+        GIT_AUTHOR_EMAIL="tests@example.com",
+        GIT_COMMITTER_NAME="Tripwire Tests",
+        GIT_COMMITTER_EMAIL="tests@example.com",
+        PRE_COMMIT_HOME=str(cache_root() / "pre-commit"),
+        PRE_COMMIT_COLOR="never",
+    )
+    return env
+
+
+def git(repo: Path, *args: str) -> None:
+    result = run(["git", "-c", "commit.gpgsign=false", *args], repo, git_env())
+    assert result.returncode == 0, f"git {' '.join(args)}:\n{tail(result.stdout)}"
+
+
+def pre_commit(repo: Path) -> subprocess.CompletedProcess:
+    try:
+        return run(
+            [tool("pre-commit"), "run", "--all-files", "--show-diff-on-failure"],
+            repo,
+            git_env(),
+            timeout=PRE_COMMIT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"pre-commit timed out:\n{tail(str(exc.stdout))}", pytrace=False)
+
+
+def fresh_repo(tmp_path: Path, variant: dict) -> Path:
+    repo = tmp_path / "project"
+    render(repo, {**BASE_ANSWERS, **variant})
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "generated")
+    return repo
+
+
+@pytest.mark.parametrize("variant", PRE_COMMIT_VARIANTS, ids=variant_id)
+def test_pre_commit_passes_on_a_fresh_render(variant: dict, tmp_path: Path):
+    repo = fresh_repo(tmp_path, variant)
+    result = pre_commit(repo)
+    assert result.returncode == 0, f"pre-commit failed:\n{tail(result.stdout)}"
+
+
+def test_pre_commit_refuses_stray_rej_files(tmp_path: Path):
+    repo = fresh_repo(tmp_path, PRE_COMMIT_VARIANTS[0])
+    (repo / "README.md.rej").write_text("@@ -1 +1 @@\n-old\n+new\n")
+    git(repo, "add", "-A")
+    result = pre_commit(repo)
+    assert result.returncode != 0, f"a stray .rej file was accepted:\n{tail(result.stdout)}"
+    assert "hook id: no-rej-files" in result.stdout, tail(result.stdout)
+    assert "README.md.rej" in result.stdout
+    assert "hook id: check-merge-conflict" not in result.stdout, tail(result.stdout)
+
+
+def test_pre_commit_refuses_conflict_markers(tmp_path: Path):
+    """``copier update`` writes inline markers outside a git merge: they are refused too."""
+    repo = fresh_repo(tmp_path, PRE_COMMIT_VARIANTS[0])
+    markers = "<" * 7 + " before updating\nours\n" + "=" * 7 + "\ntheirs\n" + ">" * 7
+    with (repo / ".env.example").open("a") as fh:
+        fh.write(f"{markers} after updating\n")
+    git(repo, "add", "-A")
+    result = pre_commit(repo)
+    assert result.returncode != 0, f"conflict markers were accepted:\n{tail(result.stdout)}"
+    assert "hook id: check-merge-conflict" in result.stdout, tail(result.stdout)
