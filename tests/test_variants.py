@@ -178,3 +178,14 @@ def test_every_python_version(python_version, venv_for, redis_url: str, tmp_path
     )
     assert version.stdout.startswith(f"Python {python_version}."), version.stdout
     run_own_suite(project, venv, tmp_path, REDIS_URL=redis_url)
+
+
+@pytest.mark.parametrize("framework", question_choices(COPIER_CONFIG, "framework"))
+@pytest.mark.parametrize("architecture", question_choices(COPIER_CONFIG, "architecture"))
+def test_a_long_project_name_stays_lint_clean(framework, architecture, tmp_path: Path):
+    """Names land in import lines and strings; the longest allowed must not break ruff."""
+    project = tmp_path / "render"
+    answers = {"project_name": "x" * 32}  # the longest slug and package name allowed
+    render(project, {**answers, "framework": framework, "architecture": architecture})
+    run_ruff(project, "check")
+    run_ruff(project, "format", "--check")
