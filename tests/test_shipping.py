@@ -25,7 +25,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, PACKAGE, cache_root, render, tail
+from conftest import (
+    BASE_ANSWERS,
+    COPIER_CONFIG,
+    MATRIX_QUESTIONS,
+    PACKAGE,
+    TEMPLATE_ROOT,
+    cache_root,
+    question_choices,
+    render,
+    tail,
+)
 
 BIN = Path(sys.executable).parent
 WORKFLOW = Path(".github/workflows/ci.yml")
@@ -286,3 +296,20 @@ def test_pre_commit_refuses_conflict_markers(tmp_path: Path):
     result = pre_commit(repo)
     assert result.returncode != 0, f"conflict markers were accepted:\n{tail(result.stdout)}"
     assert "hook id: check-merge-conflict" in result.stdout, tail(result.stdout)
+
+
+# --------------------------------------------------------------------------- the template's own CI
+
+
+def test_template_workflow_is_valid_and_covers_every_variant():
+    check(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        TEMPLATE_ROOT,
+    )
+    check(
+        [tool("zizmor"), "--offline", "--no-ignores", "--no-progress", str(WORKFLOW)],
+        TEMPLATE_ROOT,
+    )
+    matrix = load_workflow(TEMPLATE_ROOT)["jobs"]["variant"]["strategy"]["matrix"]
+    for question in MATRIX_QUESTIONS:
+        assert matrix[question] == question_choices(COPIER_CONFIG, question), question
