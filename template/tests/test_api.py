@@ -1,4 +1,4 @@
-"""The HTTP API of the contract (sections 4 to 6), through the framework-neutral ``client``.
+"""The HTTP API and its security behaviour (README.md), through the framework-neutral ``client``.
 
 Tokens are forged from a decoded real token, so that each attack differs in one thing only.
 """
@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery"
 
 
 def assert_error(response, status: int, code: str) -> dict:
-    """The response is a contract error: JSON ``{"detail", "code"}`` with this status."""
+    """The response is an API error: JSON ``{"detail", "code"}`` with this status."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -219,7 +219,7 @@ def test_login_rejects_invalid_bodies(client, body):
 # -- tokens -------------------------------------------------------------------
 
 
-def test_tokens_have_the_contract_headers_and_claims(settings, pair, user):
+def test_tokens_have_the_documented_headers_and_claims(settings, pair, user):
     access, refresh_token = pair["access_token"], pair["refresh_token"]
     assert jwt.get_unverified_header(access)["typ"] == "at+jwt"
     assert jwt.get_unverified_header(access)["alg"] == "HS256"

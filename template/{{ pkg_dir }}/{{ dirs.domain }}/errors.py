@@ -1,4 +1,4 @@
-"""Errors the core raises; each carries the HTTP status and the contract code.
+"""Errors the core raises; each carries the HTTP status and the API error code.
 
 Web adapters turn any ``ServiceError`` into ``{"detail", "code"}`` JSON with
 ``status``; they never need to know which operation failed.
