@@ -186,7 +186,19 @@ def project_requirements(project_dir: Path) -> tuple[str, list[str]]:
     return python, sorted(deps)
 
 
-def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+# Environment inherited by subprocesses minus what belongs to this pytest run.
+SCRUBBED_ENV = re.compile(r"PYTEST_ADDOPTS|PYTEST_CURRENT_TEST|PYTEST_XDIST_.*|VIRTUAL_ENV")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This run's environment for a subprocess, without pytest's own variables."""
+    env = {k: v for k, v in os.environ.items() if not SCRUBBED_ENV.fullmatch(k)}
+    env.update(extra)
+    return env
+
+
+def run_command(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run ``cmd`` with no stdin, stdout and stderr together as text, never raising."""
     return subprocess.run(
         cmd,
         stdin=subprocess.DEVNULL,
@@ -213,7 +225,7 @@ def build_venv(python: str, deps: list[str]) -> Path:
             [uv, "venv", "--no-project", "--python", python, str(venv)],
             [uv, "pip", "install", "--python", str(venv / "bin" / "python"), *deps],
         ):
-            result = _run(cmd, cwd=venvs)
+            result = run_command(cmd, cwd=venvs)
             if result.returncode != 0:
                 shutil.rmtree(venv, ignore_errors=True)
                 pytest.fail(
@@ -236,7 +248,7 @@ def venv_for():
 # --------------------------------------------------------------------------- redis
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -262,7 +274,7 @@ def redis_url(tmp_path_factory):
         pytest.fail("redis-server not found and REDIS_URL not set", pytrace=False)
     workdir = tmp_path_factory.mktemp("redis")
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir)],
@@ -284,12 +296,17 @@ def redis_url(tmp_path_factory):
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+def stop(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Terminate ``process``; kill it if it has not exited after ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 # --------------------------------------------------------------------------- markers

@@ -5,8 +5,6 @@ concurrent refreshes of one token across the workers exactly one succeeds."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,15 +15,19 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import BASE_ANSWERS, COPIER_CONFIG, PACKAGE, question_choices, render, tail
+from conftest import (
+    BASE_ANSWERS,
+    COPIER_CONFIG,
+    PACKAGE,
+    child_env,
+    free_port,
+    question_choices,
+    render,
+    stop,
+    tail,
+)
 
 FRAMEWORKS = question_choices(COPIER_CONFIG, "framework")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def call(base: str, method: str, path: str, body=None, token=None) -> tuple[int, dict | None]:
@@ -53,18 +55,17 @@ def server(request, tmp_path: Path, venv_for, redis_url: str):
     python = str(venv_for(project) / "bin" / "python")
     prefix = f"tripwire-test-{uuid.uuid4().hex[:10]}:"
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(project / "src"),
-        "JWT_SECRET": uuid.uuid4().hex + uuid.uuid4().hex,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'users.db'}",
-        "REDIS_URL": redis_url,
-        "REDIS_KEY_PREFIX": prefix,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WORKERS": "2",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = child_env(
+        PYTHONPATH=str(project / "src"),
+        JWT_SECRET=uuid.uuid4().hex + uuid.uuid4().hex,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'users.db'}",
+        REDIS_URL=redis_url,
+        REDIS_KEY_PREFIX=prefix,
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WORKERS="2",
+        LOG_LEVEL="WARNING",
+    )
     migrate = subprocess.run(
         [python, "-m", PACKAGE, "migrate"], cwd=project, env=env, capture_output=True, text=True
     )
@@ -87,11 +88,7 @@ def server(request, tmp_path: Path, venv_for, redis_url: str):
             time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
         client = redis.Redis.from_url(redis_url)
         keys = list(client.scan_iter(match=f"{prefix}*"))

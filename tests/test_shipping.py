@@ -32,8 +32,10 @@ from conftest import (
     PACKAGE,
     TEMPLATE_ROOT,
     cache_root,
+    child_env,
     question_choices,
     render,
+    run_command,
     tail,
 )
 
@@ -41,8 +43,6 @@ BIN = Path(sys.executable).parent
 WORKFLOW = Path(".github/workflows/ci.yml")
 PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 PRE_COMMIT_TIMEOUT = 1200  # the first run builds the hook environments
-# Environment inherited by subprocesses minus what belongs to this pytest run.
-SCRUBBED_ENV = re.compile(r"PYTEST_ADDOPTS|PYTEST_CURRENT_TEST|PYTEST_XDIST_.*|VIRTUAL_ENV")
 
 
 def tool(name: str) -> str:
@@ -53,17 +53,7 @@ def tool(name: str) -> str:
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300):
-    return subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_command(cmd, cwd=cwd, env=env, timeout=timeout)
 
 
 def check(cmd: list[str], cwd: Path) -> str:
@@ -225,8 +215,7 @@ PRE_COMMIT_VARIANT = {"framework": "flask", "token_store": "memory", "layout": "
 
 def git_env() -> dict[str, str]:
     """This run's environment, with git kept away from the user's configuration."""
-    env = {k: v for k, v in os.environ.items() if not SCRUBBED_ENV.fullmatch(k)}
-    env.update(
+    return child_env(
         GIT_CONFIG_GLOBAL=os.devnull,
         GIT_CONFIG_NOSYSTEM="1",
         GIT_AUTHOR_NAME="Tripwire Tests",
@@ -236,7 +225,6 @@ def git_env() -> dict[str, str]:
         PRE_COMMIT_HOME=str(cache_root() / "pre-commit"),
         PRE_COMMIT_COLOR="never",
     )
-    return env
 
 
 def git(repo: Path, *args: str) -> None:

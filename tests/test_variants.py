@@ -16,8 +16,10 @@ from conftest import (
     COPIER_CONFIG,
     SUITE_TIMEOUT,
     Render,
+    child_env,
     question_choices,
     render,
+    run_command,
     tail,
 )
 
@@ -29,8 +31,6 @@ PLACEHOLDER = re.compile(
     r"change|replace|placeholder|example|your|generate|todo|xxx|<|\.\.\.", re.IGNORECASE
 )
 COPIER_METADATA = {"_commit", "_src_path"}
-# Environment inherited by the rendered suite minus what belongs to this pytest run.
-SCRUBBED_ENV = re.compile(r"PYTEST_ADDOPTS|PYTEST_CURRENT_TEST|PYTEST_XDIST_.*|VIRTUAL_ENV")
 
 
 def read_text(path: Path) -> str | None:
@@ -115,21 +115,10 @@ def run_own_suite(project: Path, venv: Path, tmp_path: Path, **extra_env: str) -
     """Run the rendered project's pytest in a copy of it; return the output."""
     workdir = tmp_path / "project"
     shutil.copytree(project, workdir, symlinks=True)  # the shared render stays pristine
-    env = {k: v for k, v in os.environ.items() if not SCRUBBED_ENV.fullmatch(k)}
-    env.update(PYTHONDONTWRITEBYTECODE="1", **extra_env)
+    env = child_env(PYTHONDONTWRITEBYTECODE="1", **extra_env)
     cmd = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     try:
-        result = subprocess.run(
-            cmd,
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=SUITE_TIMEOUT,
-            check=False,
-        )
+        result = run_command(cmd, cwd=workdir, env=env, timeout=SUITE_TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         output = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
         pytest.fail(f"rendered suite timed out ({SUITE_TIMEOUT}s):\n{tail(output)}", pytrace=False)
