@@ -1,6 +1,7 @@
 """A real server per framework: `python -m <package> serve` with two worker processes on
-a real Redis. A logged-out token is refused by whichever worker answers, and of 16
-concurrent refreshes of one token across the workers exactly one succeeds."""
+a real Redis. A logged-out token is refused by whichever worker answers; 16 concurrent
+refreshes of one token across the workers all get the one rotation's pair within the
+grace, and without a grace exactly one succeeds."""
 
 from __future__ import annotations
 
@@ -48,8 +49,14 @@ def call(base: str, method: str, path: str, body=None, token=None) -> tuple[int,
         return error.code, json.loads(raw) if raw else None
 
 
+@pytest.fixture
+def server_env() -> dict[str, str]:
+    """Settings of the server under test beyond the fixture's own (parametrize to change)."""
+    return {}
+
+
 @pytest.fixture(params=FRAMEWORKS)
-def server(request, tmp_path: Path, venv_for, redis_url: str):
+def server(request, tmp_path: Path, venv_for, redis_url: str, server_env: dict[str, str]):
     project = tmp_path / "project"
     render(project, {**BASE_ANSWERS, "framework": request.param, "token_store": "redis"})
     python = str(venv_for(project) / "bin" / "python")
@@ -65,6 +72,7 @@ def server(request, tmp_path: Path, venv_for, redis_url: str):
         PORT=str(port),
         WORKERS="2",
         LOG_LEVEL="WARNING",
+        **server_env,
     )
     migrate = subprocess.run(
         [python, "-m", PACKAGE, "migrate"], cwd=project, env=env, capture_output=True, text=True
@@ -114,7 +122,23 @@ def test_a_logged_out_token_is_dead_in_every_worker(server):
     assert {body["code"] for _, body in answers} == {"token_revoked"}
 
 
-def test_concurrent_refreshes_across_workers_have_one_winner(server):
+def test_concurrent_refreshes_across_workers_all_get_the_one_rotated_pair(server):
+    """Within the grace (the default), every request with the just-spent token gets the
+    pair of the one rotation, whichever worker answers it."""
+    pair = login(server)
+    body = {"refresh_token": pair["refresh_token"]}
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: call(server, "POST", "/auth/refresh", body), range(16)))
+    assert [status for status, _ in answers] == [200] * 16, answers
+    assert len({json.dumps(answer, sort_keys=True) for _, answer in answers}) == 1
+    rotated = answers[0][1]
+    assert call(server, "GET", "/auth/me", token=rotated["access_token"])[0] == 200
+    next_body = {"refresh_token": rotated["refresh_token"]}
+    assert call(server, "POST", "/auth/refresh", next_body)[0] == 200
+
+
+@pytest.mark.parametrize("server_env", [{"REFRESH_REUSE_GRACE_SECONDS": "0"}])
+def test_without_grace_concurrent_refreshes_across_workers_have_one_winner(server):
     pair = login(server)
     body = {"refresh_token": pair["refresh_token"]}
     with ThreadPoolExecutor(16) as pool:

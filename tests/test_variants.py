@@ -31,6 +31,8 @@ PLACEHOLDER = re.compile(
     r"change|replace|placeholder|example|your|generate|todo|xxx|<|\.\.\.", re.IGNORECASE
 )
 COPIER_METADATA = {"_commit", "_src_path"}
+# A setting that holds a secret (not one about secrets, such as RATE_LIMIT_PASSWORD).
+SECRET_SETTING = re.compile(r"^(?!RATE_LIMIT_).*(SECRET|PASSWORD)(_KEY)?$")
 
 
 def read_text(path: Path) -> str | None:
@@ -104,7 +106,7 @@ def test_no_secrets(project: Path):
     assert example.is_file(), ".env.example is missing"
     for line in example.read_text().splitlines():
         name, sep, value = line.strip().removeprefix("export ").partition("=")
-        if line.lstrip().startswith("#") or not sep or not re.search("SECRET|PASSWORD", name):
+        if line.lstrip().startswith("#") or not sep or not SECRET_SETTING.match(name):
             continue
         value = value.strip().strip("'\"")
         if value and not PLACEHOLDER.search(value):  # never echo the value itself

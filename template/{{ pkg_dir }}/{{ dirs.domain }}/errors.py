@@ -1,8 +1,10 @@
 """Errors the core raises; each carries the HTTP status and the API error code.
 
 Web adapters turn any ``ServiceError`` into ``{"detail", "code"}`` JSON with
-``status``; they never need to know which operation failed.
+``status`` and ``headers``; they never need to know which operation failed.
 """
+
+import math
 
 
 class ServiceError(Exception):
@@ -21,6 +23,14 @@ class ServiceError(Exception):
         if self.status == 401 and self.code != "invalid_credentials":
             return 'Bearer error="invalid_token"'
         return None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the reply must carry besides its JSON body."""
+        return {"WWW-Authenticate": self.www_authenticate} if self.www_authenticate else {}
+
+    def body(self) -> dict[str, str]:
+        return {"detail": self.detail, "code": self.code}
 
 
 class InvalidRequest(ServiceError):
@@ -87,6 +97,20 @@ class TokenReused(ServiceError):
     status = 401
     code = "token_reused"
     detail = "Refresh token reuse detected: every session of this user has been revoked."
+
+
+class TooManyRequests(ServiceError):
+    status = 429
+    code = "too_many_requests"
+    detail = "Too many attempts; try again later."
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__()
+        self.retry_after = max(1, math.ceil(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class StoreUnavailable(ServiceError):

@@ -1,0 +1,172 @@
+"""Throttles and the client address: every rate limit of the settings, with its
+Retry-After, keyed on the client that TRUSTED_PROXIES names; and bounded hashing."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from api_helpers import PASSWORD, assert_error
+
+WINDOW = 900
+OFF = {"rate_limit_login": None, "rate_limit_login_ip": None}
+
+
+def attempt(client, email, password, forwarded_for=None):
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return client.post("/auth/login", json={"email": email, "password": password}, headers=headers)
+
+
+def assert_throttled(response, window: int = WINDOW) -> int:
+    assert_error(response, 429, "too_many_requests")
+    retry_after = int(response.headers["retry-after"])
+    assert 0 < retry_after <= window
+    return retry_after
+
+
+def test_failed_logins_per_email_and_address_are_throttled(make_app_client, make_user, clock):
+    client = make_app_client(rate_limit_login=(3, WINDOW))
+    email, password = make_user()
+    for _ in range(3):
+        assert_error(attempt(client, email, "wrong password"), 401, "invalid_credentials")
+    clock.advance(100)
+    assert assert_throttled(attempt(client, email, "wrong password")) == WINDOW - 100
+    # Throttled means refused, even with the right password.
+    assert_throttled(attempt(client, email, password))
+    # Another account from the same address is not throttled by this one.
+    other_email, other_password = make_user()
+    assert attempt(client, other_email, other_password).status_code == 200
+    clock.advance(WINDOW - 100)
+    assert attempt(client, email, password).status_code == 200
+
+
+def test_a_success_is_not_a_failure(make_app_client, make_user):
+    client = make_app_client(rate_limit_login=(2, WINDOW))
+    email, password = make_user()
+    for _ in range(5):
+        assert attempt(client, email, password).status_code == 200
+    assert attempt(client, email, "wrong password").status_code == 401
+    assert attempt(client, email, password).status_code == 200
+
+
+def test_unknown_emails_are_throttled_like_known_ones(make_app_client):
+    client = make_app_client(rate_limit_login=(2, WINDOW))
+    for _ in range(2):
+        assert attempt(client, "nobody@example.com", PASSWORD).status_code == 401
+    assert_throttled(attempt(client, "NOBODY@example.com", PASSWORD))
+
+
+def test_login_attempts_per_address_count_successes_too(make_app_client, make_user, clock):
+    client = make_app_client(rate_limit_login=None, rate_limit_login_ip=(4, WINDOW))
+    email, password = make_user()
+    for _ in range(3):
+        assert attempt(client, email, password).status_code == 200
+    assert attempt(client, email, "wrong password").status_code == 401
+    assert_throttled(attempt(client, email, password))
+    clock.advance(WINDOW)
+    assert attempt(client, email, password).status_code == 200
+
+
+def test_registrations_per_address_are_throttled(make_app_client):
+    client = make_app_client(rate_limit_register=(2, 3600))
+    for n in range(2):
+        body = {"email": f"new{n}@example.com", "password": PASSWORD}
+        assert client.post("/auth/register", json=body).status_code == 201
+    body = {"email": "new2@example.com", "password": PASSWORD}
+    assert_throttled(client.post("/auth/register", json=body), 3600)
+
+
+def test_wrong_current_passwords_are_throttled_per_user(make_app_client, make_user, clock):
+    client = make_app_client(rate_limit_password=(2, WINDOW))
+    email, password = make_user()
+    pair = attempt(client, email, password).json()
+    wrong = {"current_password": "wrong password", "new_password": "a new password"}
+    right = {"current_password": password, "new_password": "a new password"}
+    for _ in range(2):
+        response = client.post("/auth/password", token=pair["access_token"], json=wrong)
+        assert_error(response, 403, "invalid_credentials")
+    # A stolen access token buys no more guesses, not even from another session.
+    other = attempt(client, email, password).json()
+    assert_throttled(client.post("/auth/password", token=other["access_token"], json=right))
+    clock.advance(WINDOW)
+    assert client.post("/auth/password", token=other["access_token"], json=right).status_code == 200
+
+
+def test_a_spoofed_forwarded_for_is_ignored_without_trusted_proxies(make_app_client, make_user):
+    client = make_app_client(rate_limit_login=(3, WINDOW))
+    email, _ = make_user()
+    for n in range(3):
+        response = attempt(client, email, "wrong password", f"203.0.113.{n}")
+        assert response.status_code == 401
+    assert_throttled(attempt(client, email, "wrong password", "203.0.113.99"))
+    pair = attempt(client, "x@example.com", "whatever password", "203.0.113.98")
+    assert pair.status_code == 401
+
+
+def test_behind_a_trusted_proxy_the_client_is_the_forwarded_address(make_app_client, make_user):
+    client = make_app_client(rate_limit_login=(3, WINDOW), trusted_proxies=("127.0.0.0/8",))
+    email, password = make_user()
+    for _ in range(3):
+        attempt(client, email, "wrong password", "198.51.100.7")
+    assert_throttled(attempt(client, email, password, "198.51.100.7"))
+    # Another client behind the same proxy; what it wrote itself before its address
+    # (left of what the proxy appended) is not believed.
+    pair = attempt(client, email, password, "198.51.100.7, 192.0.2.44").json()
+    [session] = client.get("/auth/sessions", token=pair["access_token"]).json()
+    assert session["client"] == "192.0.2.44"
+
+
+def test_session_rows_name_the_device_and_the_address_of_the_last_use(make_app_client, make_user):
+    client = make_app_client(trusted_proxies=("127.0.0.1",))
+    email, password = make_user()
+    agent = "Mozilla/5.0 " + "x" * 400
+    pair = client.post(
+        "/auth/login",
+        json={"email": email, "password": password},
+        headers={"User-Agent": agent, "X-Forwarded-For": "192.0.2.10"},
+    ).json()
+    client.post(
+        "/auth/refresh",
+        json={"refresh_token": pair["refresh_token"]},
+        headers={"X-Forwarded-For": "192.0.2.20"},
+    )
+    [session] = client.get("/auth/sessions", token=pair["access_token"]).json()
+    assert session["user_agent"] == agent[:256]
+    assert session["client"] == "192.0.2.20"
+
+
+def test_password_hashes_in_flight_are_bounded(make_service, make_user):
+    """Each login waits, hashing, until three are in flight at once or half a second has
+    passed: with the bound at 2 the third never comes."""
+    service = make_service(password_hash_concurrency=2, **OFF)
+    email, password = make_user()
+    argon2 = service.hasher._hasher
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+
+    class Spy:
+        def verify(self, hash_, secret):
+            with lock:
+                in_flight[0] += 1
+                peak[0] = max(peak[0], in_flight[0])
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline and peak[0] < 3:
+                time.sleep(0.005)
+            try:
+                return argon2.verify(hash_, secret)
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+        def __getattr__(self, name):
+            return getattr(argon2, name)
+
+    service.hasher._hasher = Spy()
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: service.login(email, password), range(6)))
+    assert peak[0] == 2
+
+
+def test_off_means_off(make_app_client, make_user):
+    client = make_app_client(**OFF)
+    email, _ = make_user()
+    for _ in range(12):  # the default limits would refuse the 11th
+        assert attempt(client, email, "wrong password").status_code == 401
