@@ -1,6 +1,6 @@
 """The user entity and the repository the auth service needs."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -8,7 +8,7 @@ from typing import Protocol
 class User:
     id: str
     email: str
-    password_hash: str
+    password_hash: str = field(repr=False)  # never in a log line, even by accident
 
 
 class UserRepository(Protocol):
