@@ -309,6 +309,66 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> None:
         process.wait()
 
 
+# --------------------------------------------------------------------------- template releases
+
+CONFLICT = re.compile(r"^(<{7}|>{7})", re.MULTILINE)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "--allow-empty", "-m", message)
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    """The template's working tree (tracked + untracked, not ignored) as a fresh repo."""
+    dst = tmp_path / "template"
+    listing = git(TEMPLATE_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listing.split("\0")):
+        src = TEMPLATE_ROOT / name
+        if src.is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / name)
+    git(dst, "init", "-q")
+    commit_all(dst, "template v1.0.0")
+    git(dst, "tag", "v1.0.0")
+    return dst
+
+
+def update(project: Path, vcs_ref: str, **answers: str) -> None:
+    copier.run_update(
+        str(project),
+        vcs_ref=vcs_ref,
+        data=answers,
+        defaults=True,
+        overwrite=True,
+        skip_answered=True,
+        unsafe=False,
+        quiet=True,
+    )
+
+
+def conflicts(project: Path) -> list[str]:
+    found = []
+    for path in project.rglob("*"):
+        if ".git" in path.parts or not path.is_file():
+            continue
+        if path.suffix == ".rej" or CONFLICT.search(path.read_text(errors="replace")):
+            found.append(str(path.relative_to(project)))
+    return sorted(found)
+
+
 # --------------------------------------------------------------------------- markers
 
 

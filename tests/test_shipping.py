@@ -3,9 +3,14 @@ pre-commit configuration, each checked by the tool its ecosystem uses.
 
 - ``.github/workflows/ci.yml``: ``check-jsonschema`` (GitHub's workflow schema) and
   ``zizmor --offline`` (no findings at the default persona); GitHub expressions survive
-  Jinja; every action is pinned to a full commit SHA.
-- ``Dockerfile``: ``hadolint``, no finding of any level.
-- ``compose.yaml``: ``check-jsonschema`` (the compose-spec schema).
+  Jinja; every action is pinned to a full commit SHA; every job installs with
+  ``uv sync --locked`` at the uv version the Dockerfile installs; a PostgreSQL job.
+- ``Dockerfile``: ``hadolint``, no finding of any level; the builder installs uv.lock
+  with ``uv sync --locked``, the ``postgres`` extra by a build argument.
+- ``compose.yaml``: ``check-jsonschema`` (the compose-spec schema); PostgreSQL as the
+  ``postgres`` profile.
+- ``.python-version`` holds the answered Python; ``.gitignore`` keeps uv.lock.
+- The template's own workflows (``ci.yml``, ``release.yml``): the same two linters.
 - ``.pre-commit-config.yaml``: ``pre-commit validate-config``; and, on a fresh render per
   framework, ``pre-commit run --all-files`` passes, while a stray ``.rej`` file or a
   conflict marker makes it fail.
@@ -16,6 +21,7 @@ hook environments are built once under ``$TRIPWIRE_CACHE/pre-commit``.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import shutil
@@ -41,7 +47,10 @@ from conftest import (
 
 BIN = Path(sys.executable).parent
 WORKFLOW = Path(".github/workflows/ci.yml")
+TEMPLATE_WORKFLOWS = [WORKFLOW, Path(".github/workflows/release.yml")]
 PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+UV_PIN = re.compile(r"^RUN pip install --no-cache-dir uv==(\d+\.\d+\.\d+)$", re.MULTILINE)
+UV_SYNC_IMAGE = "uv sync --locked --no-dev --no-editable"
 PRE_COMMIT_TIMEOUT = 1200  # the first run builds the hook environments
 
 
@@ -101,23 +110,37 @@ def test_workflow_expressions_and_pins(project: Path):
     assert set(workflow["on"]) == {"push", "pull_request", "schedule", "workflow_dispatch"}
     assert workflow["permissions"] == {"contents": "read"}
     jobs = workflow["jobs"]
-    assert set(jobs) == {"lint", "test", "template-update"}
+    assert set(jobs) == {"lint", "test", "test-postgres", "template-update"}
     assert jobs["test"]["needs"] == "lint"
+    assert jobs["test-postgres"]["needs"] == "lint"
     assert "schedule" in jobs["template-update"]["if"]
     assert "workflow_dispatch" in jobs["template-update"]["if"]
     assert "schedule" not in jobs["lint"]["if"]
     update_run = " ".join(step.get("run", "") for step in jobs["template-update"]["steps"])
     assert "copier check-update --quiet" in update_run
+    # check-update exists from Copier 9.13 on.
+    assert '"copier>=9.13,<10"' in update_run
 
     python = answers(project)["python_version"]
+    uv = UV_PIN.search((project / "Dockerfile").read_text()).group(1)
     for name, job in jobs.items():
+        uses = [step["uses"].partition("@")[0] for step in job["steps"] if "uses" in step]
+        assert uses == ["actions/checkout", "astral-sh/setup-uv"], name
         for step in job["steps"]:
-            if "uses" in step:
-                assert step["uses"].startswith(("actions/checkout@", "actions/setup-python@"))
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False, name
-            if step.get("uses", "").startswith("actions/setup-python@"):
+            if step.get("uses", "").startswith("astral-sh/setup-uv@"):
                 assert step["with"]["python-version"] == python, name
+                assert step["with"]["version"] == uv, f"{name}: uv differs from the Dockerfile's"
+        runs = [step["run"] for step in job["steps"] if "run" in step]
+        if name != "template-update":
+            assert runs[0] == "uv sync --locked --extra dev", name
+            assert all(run.startswith("uv ") for run in runs), name
+    for name in ("test", "test-postgres"):
+        assert [s["run"] for s in jobs[name]["steps"] if "run" in s][-1] == "uv run pytest"
+    lint_runs = " ".join(step.get("run", "") for step in jobs["lint"]["steps"])
+    assert " ruff check " in lint_runs
+    assert " ruff format --check" in lint_runs
     uses_lines = [line.strip() for line in text.splitlines() if "uses:" in line]
     assert uses_lines
     for line in uses_lines:
@@ -131,6 +154,21 @@ def test_workflow_expressions_and_pins(project: Path):
         assert services["redis"]["image"] == "redis:7"
         assert "6379:6379" in services["redis"]["ports"]
         assert "--health-cmd" in services["redis"]["options"]
+
+    # The suite once more with its users in PostgreSQL (the rendered database fixtures
+    # read TEST_DATABASE_URL; psycopg comes with the dev extra).
+    postgres_job = jobs["test-postgres"]
+    services = postgres_job["services"]
+    assert set(services) == ({"postgres", "redis"} if redis else {"postgres"})
+    assert re.fullmatch(r"postgres:1[67]", services["postgres"]["image"])
+    assert "5432:5432" in services["postgres"]["ports"]
+    assert "pg_isready" in services["postgres"]["options"]
+    env = postgres_job["env"]
+    assert env["TEST_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert "@localhost:5432/" in env["TEST_DATABASE_URL"]
+    assert (env.get("REDIS_URL") == "redis://localhost:6379/0") is redis
+    if redis:
+        assert services["redis"] == jobs["test"]["services"]["redis"]
 
 
 def test_dockerfile_hadolint(project: Path):
@@ -146,11 +184,47 @@ def test_dockerfile_hadolint(project: Path):
     instructions = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     assert not [line for line in instructions if "SECRET" in line], "a secret in the image"
 
+    # The builder: uv from PyPI (pinned), the locked dependencies into /opt/venv, the
+    # service as a wheel; the optional extras (postgres) by a build argument.
+    _, builder, *_, final = re.split(r"^FROM ", text, flags=re.MULTILINE)
+    assert UV_PIN.search(builder), "uv is not installed from PyPI at a pinned version"
+    assert "UV_PROJECT_ENVIRONMENT=/opt/venv" in builder
+    assert "UV_COMPILE_BYTECODE=1" in builder
+    assert "UV_LINK_MODE=copy" in builder
+    copies = re.findall(r"^COPY (.+)$", builder, re.MULTILINE)
+    assert copies[0].split() == ["pyproject.toml", "uv.lock", "README.md", "./"], copies
+    assert re.search(r'^ARG EXTRAS=""$', builder, re.MULTILINE)
+    assert f'RUN {UV_SYNC_IMAGE} ${{EXTRAS:+--extra "$EXTRAS"}}' in builder
+    assert "COPY --from=builder /opt/venv /opt/venv" in final
+    assert not re.search(r"\buv\b", final), "uv has no business in the final image"
+
 
 def test_dockerignore(project: Path):
     patterns = (project / ".dockerignore").read_text().split()
     for pattern in (".git", ".venv", ".env", "**/*.db", "**/__pycache__"):
         assert pattern in patterns, pattern
+    # What the builder copies stays in the build context.
+    for name in ("pyproject.toml", "uv.lock", "README.md", "src", PACKAGE):
+        assert not ignored(name, patterns), name
+
+
+def ignored(name: str, patterns: list[str]) -> bool:
+    """Whether one of ``patterns`` (.gitignore/.dockerignore globs, no negations) matches
+    ``name``, a file at the top of the project."""
+    return any(fnmatch.fnmatch(name, p.strip("/").removeprefix("**/")) for p in patterns)
+
+
+def test_python_version_and_gitignore(project: Path):
+    python = answers(project)["python_version"]
+    assert (project / ".python-version").read_text() == f"{python}\n"
+    patterns = [
+        line.strip()
+        for line in (project / ".gitignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert not [p for p in patterns if p.startswith("!")], "negations: match them by git"
+    for name in ("uv.lock", ".python-version", "pyproject.toml"):
+        assert not ignored(name, patterns), f"{name} is to be committed"
 
 
 def test_compose_schema(project: Path):
@@ -175,6 +249,42 @@ def test_compose_schema(project: Path):
     else:
         assert "redis" not in services
         assert app["environment"]["WORKERS"] == "1"
+
+    # PostgreSQL is the `postgres` profile: the server, and the service (built with the
+    # postgres extra) migrated and served against it; nothing of it runs without it.
+    profiled = {name for name, service in services.items() if "profiles" in service}
+    assert profiled == {"postgres", "migrate-postgres", "app-postgres"}
+    for name in profiled:
+        assert services[name]["profiles"] == ["postgres"], name
+    postgres = services["postgres"]
+    assert re.fullmatch(r"postgres:1[67]", postgres["image"])
+    assert postgres["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
+    assert "postgres-data" in compose["volumes"]
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-}"
+    assert "ports" not in postgres, "the database is reachable from the services only"
+    for name in ("migrate-postgres", "app-postgres"):
+        service = services[name]
+        assert service["build"]["args"] == {"EXTRAS": "postgres"}, name
+        assert service["image"] != app["image"], name
+        url = service["environment"]["DATABASE_URL"]
+        assert url.startswith("postgresql+psycopg://"), url
+        assert "${POSTGRES_PASSWORD:-}@postgres:5432/" in url, url
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy", name
+        for key, value in app["environment"].items():
+            if key not in ("DATABASE_URL", "REDIS_URL"):
+                assert service["environment"][key] == value, (name, key)
+    assert services["migrate-postgres"]["command"][-1] == "migrate"
+    app_postgres = services["app-postgres"]
+    depends = app_postgres["depends_on"]
+    assert depends["migrate-postgres"]["condition"] == "service_completed_successfully"
+    published = {port.split(":")[0] for port in app["ports"]}
+    assert not published & {port.split(":")[0] for port in app_postgres["ports"]}
+    if answers(project)["token_store"] == "redis":
+        assert depends["redis"]["condition"] == "service_healthy"
+        redis_url = app_postgres["environment"]["REDIS_URL"]
+        assert redis_url.startswith("redis://redis:6379/")
+        assert redis_url != app["environment"]["REDIS_URL"], "one Redis database per user table"
 
 
 def test_pre_commit_config(project: Path):
@@ -289,15 +399,24 @@ def test_pre_commit_refuses_conflict_markers(tmp_path: Path):
 # --------------------------------------------------------------------------- the template's own CI
 
 
-def test_template_workflow_is_valid_and_covers_every_variant():
+@pytest.mark.parametrize("workflow", TEMPLATE_WORKFLOWS, ids=lambda path: path.name)
+def test_template_workflows_are_valid(workflow: Path):
     check(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)],
         TEMPLATE_ROOT,
     )
     check(
-        [tool("zizmor"), "--offline", "--no-ignores", "--no-progress", str(WORKFLOW)],
+        [tool("zizmor"), "--offline", "--no-ignores", "--no-progress", str(workflow)],
         TEMPLATE_ROOT,
     )
+    uses_lines = [line.strip() for line in (TEMPLATE_ROOT / workflow).read_text().splitlines()]
+    uses_lines = [line for line in uses_lines if line.startswith(("uses:", "- uses:"))]
+    assert uses_lines
+    for line in uses_lines:
+        assert PINNED_USES.match(line.split("uses:", 1)[1].strip()), f"not pinned: {line}"
+
+
+def test_template_workflow_covers_every_variant():
     matrix = load_workflow(TEMPLATE_ROOT)["jobs"]["variant"]["strategy"]["matrix"]
     for question in MATRIX_QUESTIONS:
         assert matrix[question] == question_choices(COPIER_CONFIG, question), question
