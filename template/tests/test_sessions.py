@@ -46,7 +46,7 @@ def test_the_session_list_stays_bounded_by_the_cap(make_app_client, make_user):
 
 @pytest.mark.parametrize("how", USER_REMOVALS)
 def test_every_session_of_a_user_who_is_gone_stops_at_once(client, login, remove_user, how):
-    pair, other = login(), None
+    pair = login()
     email = client.get("/auth/me", token=pair["access_token"]).json()["email"]
     other = login(email, PASSWORD)
     remove_user(how, claims(pair["access_token"])["sub"])
@@ -74,8 +74,8 @@ BAD_LOGOUT_BODIES = {
 
 
 @pytest.mark.parametrize("body", BAD_LOGOUT_BODIES.values(), ids=BAD_LOGOUT_BODIES.keys())
-def test_a_bad_refresh_token_in_a_logout_is_ignored_and_the_session_ends(client, pair_of, body):
-    pair = pair_of()
+def test_a_bad_refresh_token_in_a_logout_is_ignored_and_the_session_ends(client, login, body):
+    pair = login()
     response = client.post(
         "/auth/logout",
         token=pair["access_token"],
@@ -86,8 +86,8 @@ def test_a_bad_refresh_token_in_a_logout_is_ignored_and_the_session_ends(client,
     assert_dead(client, pair)
 
 
-def test_a_foreign_or_expired_refresh_token_in_a_logout_is_ignored(client, clock, pair_of, login):
-    mine, stranger = pair_of(), login()
+def test_a_foreign_or_expired_refresh_token_in_a_logout_is_ignored(client, clock, login):
+    mine, stranger = login(), login()
     body = {"refresh_token": stranger["refresh_token"]}
     assert client.post("/auth/logout", token=mine["access_token"], json=body).status_code == 204
     assert_dead(client, mine)
@@ -100,8 +100,3 @@ def test_a_foreign_or_expired_refresh_token_in_a_logout_is_ignored(client, clock
     body = {"refresh_token": old["refresh_token"]}
     assert client.post("/auth/logout", token=fresh["access_token"], json=body).status_code == 204
     assert_dead(client, fresh)
-
-
-@pytest.fixture
-def pair_of(login):
-    return login
