@@ -67,7 +67,7 @@ def script_usec(client: redis.Redis) -> tuple[int, int]:
 
 def measure(store_module, token_store, client, held: int, logins: int) -> float:
     """Mean Redis µs of one login's script for a user holding ``held`` sessions."""
-    store = store_module.RedisTokenStore(client, f"bench-{uuid.uuid4().hex[:8]}:")
+    store = store_module.RedisTokenStore.on_client(client, f"bench-{uuid.uuid4().hex[:8]}:")
     user = str(uuid.uuid4())
     cap = held + logins + 1
     now = time.time()

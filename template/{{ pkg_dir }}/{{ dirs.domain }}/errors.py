@@ -117,3 +117,13 @@ class StoreUnavailable(ServiceError):
     status = 503
     code = "store_unavailable"
     detail = "The token store is unavailable."
+
+
+class RevocationUnconfirmed(StoreUnavailable):
+    """A revocation was written to the primary, but fewer replicas than asked acknowledged
+    it in time, so a failover could undo it. Answered 503: the revocation stands and is
+    safe to retry. ``result`` is what the write returned."""
+
+    def __init__(self, result: object = None) -> None:
+        super().__init__()
+        self.result = result

@@ -46,6 +46,7 @@ class Rotation(enum.Enum):
 class RotationResult:
     outcome: Rotation
     issued_at: int = 0  # of the session's current pair (ROTATED, REPLAYED)
+    durable: bool = True  # False: the replicas asked for did not acknowledge it in time
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,16 @@ class Limit:
 
 class TokenStore(Protocol):
     name: str  # "redis" or "memory", reported by /health
+    where: str  # for log lines, without credentials
 
-    def ping(self) -> None:
-        """Raise ``StoreUnavailable`` unless the store answers."""
+    def health(self) -> dict[str, object]:
+        """What ``/health`` reports beyond the store's name; raise ``StoreUnavailable``
+        unless the store answers."""
+
+    def check(self) -> list[str]:
+        """Start-up checks against the live store: warnings to log. Raises
+        ``StoreUnavailable`` when it cannot be reached, and another error, whose message
+        names the setting, when a setting contradicts it."""
 
     def login_epoch(self, user_id: str) -> str | None:
         """The user's epoch: it moves whenever every session of the user is ended."""
@@ -98,6 +106,9 @@ class TokenStore(Protocol):
 
     def check_access(self, user_id: str, session_id: str, jti: str, now: float) -> bool:
         """True when ``jti`` is not blacklisted and its session is alive."""
+
+    # Revocations: where the store keeps replicas and is asked to wait for them, these
+    # raise ``RevocationUnconfirmed`` after the write when too few acknowledged it.
 
     def blacklist(self, user_id: str, jti: str, until: float, now: float) -> None:
         """Refuse ``jti`` until ``until``; nothing is stored when that has passed."""
