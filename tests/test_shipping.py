@@ -169,6 +169,10 @@ def test_workflow_expressions_and_pins(project: Path):
     assert (env.get("REDIS_URL") == "redis://localhost:6379/0") is redis
     if redis:
         assert services["redis"] == jobs["test"]["services"]["redis"]
+    # The Cluster and Sentinel tests start their own redis-server processes.
+    for name in ("test", "test-postgres"):
+        runs = " ".join(step.get("run", "") for step in jobs[name]["steps"])
+        assert ("apt-get install" in runs and "redis-server" in runs) is redis
 
 
 def test_dockerfile_hadolint(project: Path):
