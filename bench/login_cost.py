@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,36 +21,7 @@ from pathlib import Path
 
 import copier
 import redis
-
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = "bench_service"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, redis.Redis]:
-    port = free_port()
-    process = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port),
-         "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port, decode_responses=True)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return process, client
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
+from servers import PACKAGE, ROOT, start_redis
 
 
 def script_usec(client: redis.Redis) -> tuple[int, int]:
@@ -104,7 +72,8 @@ def main() -> int:
         sys.path.insert(0, str(project / "src"))
         store_module = importlib.import_module(f"{PACKAGE}.repositories.redis_store")
         token_store = importlib.import_module(f"{PACKAGE}.services.token_store")
-        process, client = start_redis(Path(tmp))
+        process, port = start_redis(Path(tmp) / "redis")
+        client = redis.Redis(port=port, decode_responses=True)
         try:
             version = client.info("server")["redis_version"]
             print(f"redis {version}; {args.logins} logins per row; Redis-side µs per login")
