@@ -133,6 +133,7 @@ def test_workflow_expressions_and_pins(project: Path):
                 assert step["with"]["python-version"] == python, name
                 assert step["with"]["version"] == uv, f"{name}: uv differs from the Dockerfile's"
         runs = [step["run"] for step in job["steps"] if "run" in step]
+        runs = [run for run in runs if "apt-get install" not in run]  # redis-server, below
         if name != "template-update":
             assert runs[0] == "uv sync --locked --extra dev", name
             assert all(run.startswith("uv ") for run in runs), name
@@ -257,9 +258,27 @@ def test_compose_schema(project: Path):
     # PostgreSQL is the `postgres` profile: the server, and the service (built with the
     # postgres extra) migrated and served against it; nothing of it runs without it.
     profiled = {name for name, service in services.items() if "profiles" in service}
-    assert profiled == {"postgres", "migrate-postgres", "app-postgres"}
-    for name in profiled:
+    sentinel = {"redis-primary", "redis-replica", "sentinel", "app-sentinel"}
+    redis = answers(project)["token_store"] == "redis"
+    assert profiled == {"postgres", "migrate-postgres", "app-postgres"} | (
+        sentinel if redis else set()
+    )
+    for name in profiled - sentinel:
         assert services[name]["profiles"] == ["postgres"], name
+    if redis:
+        # Profile `sentinel`: a replicated token store with the same durable settings,
+        # and a copy of the service that finds its primary through the Sentinel.
+        for name in sentinel:
+            assert services[name]["profiles"] == ["sentinel"], name
+        for name in ("redis-primary", "redis-replica"):
+            command = " ".join(services[name]["command"])
+            for option in ("--maxmemory-policy noeviction", "--appendonly yes", "--appendfsync"):
+                assert option in command, name
+        assert "--replicaof redis-primary 6379" in " ".join(services["redis-replica"]["command"])
+        assert "sentinel monitor tokens redis-primary 6379" in services["sentinel"]["command"][-1]
+        env = services["app-sentinel"]["environment"]
+        assert env["REDIS_SENTINELS"] == "sentinel:26379"
+        assert (env["REDIS_SENTINEL_MASTER"], env["REDIS_WAIT_REPLICAS"]) == ("tokens", "1")
     postgres = services["postgres"]
     assert re.fullmatch(r"postgres:1[67]", postgres["image"])
     assert postgres["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
