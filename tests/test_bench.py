@@ -1,0 +1,98 @@
+"""bench/compare.py still runs from end to end, so that it cannot rot: one round of one
+second in each framework, at 1 worker only (2 would double the time; the code paths are
+the same), with 8 connections (fewer logins to make the refresh chains). Its figures are
+only checked to be there and not zero: the benchmark prints speed, no test times it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from conftest import TEMPLATE_ROOT, child_env, tail
+
+PEERS = {
+    "fastapi": "fastapi-users (RedisStrategy)",
+    "flask": "flask-jwt-extended (Redis blocklist)",
+    "django": "DRF + simplejwt (JWTAuthentication)",
+}
+FRAMEWORKS = tuple(PEERS)
+NUMBER = r"\d+(?:\.\d+)?"
+SPREAD = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"  # median (min–max)
+
+
+def tables(output: str) -> dict[str, list[list[str]]]:
+    """The rows of each markdown table, under the heading it follows (several tables may
+    share one heading: their rows are kept apart by their header row)."""
+    found: dict[str, list[list[str]]] = {}
+    heading = ""
+    for line in output.splitlines():
+        if line.startswith("### "):
+            heading = line
+        elif line.startswith("|") and not line.startswith("|---"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            found.setdefault(heading, []).append(cells)
+    return found
+
+
+def rows(found: dict, heading: str, last_column: str) -> list[list[str]]:
+    """The body rows of the table under ``heading`` whose last column starts so."""
+    (key,) = [k for k in found if k.startswith(heading)]
+    body, inside = [], False
+    for cells in found[key]:
+        if cells[0] == "framework":
+            inside = cells[-1].startswith(last_column)
+        elif inside:
+            body.append(cells)
+    return body
+
+
+def test_compare_prints_every_table_with_figures(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(TEMPLATE_ROOT / "bench" / "compare.py"),
+         "--rounds", "1", "--seconds", "1", "--workers", "1", "--connections", "8"],
+        cwd=tmp_path, env=child_env(TMPDIR=str(tmp_path), UV_PYTHON_DOWNLOADS="never"),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    output = result.stdout
+    assert result.returncode == 0, tail(output + result.stderr)
+    assert re.search(r"^machine: .+, \d+ cores", output, re.MULTILINE), output
+    assert re.search(rf"^load average before: {NUMBER} {NUMBER} {NUMBER}$", output, re.M)
+    assert re.search(rf"^load average after: {NUMBER} {NUMBER} {NUMBER}$", output, re.M)
+    found = tables(output)
+
+    me = rows(found, "### GET of the current user", "Redis commandstats")
+    assert [(row[0], row[2]) for row in me] == [
+        (framework, app)
+        for framework in FRAMEWORKS
+        for app in ("Tripwire", PEERS[framework], "floor")
+    ], me
+    for row in me:
+        assert float(row[4]) > 0, row  # req/s
+        assert all(float(cell) > 0 for cell in row[5:7]), row  # p50, p99
+        assert re.fullmatch(rf"{NUMBER} \(\+ {NUMBER}\)", row[7]), row  # Redis sent (+ in Lua)
+        assert re.match(NUMBER, row[8]), row  # commandstats per request
+    ratios = rows(found, "### GET of the current user", "ours ÷ floor")
+    assert [row[0] for row in ratios] == list(FRAMEWORKS)
+    for row in ratios:
+        assert all(re.fullmatch(SPREAD, cell) for cell in row[2:]), row
+
+    refresh = rows(found, "### Chained refresh", "Redis commandstats")
+    assert [(row[0], row[2]) for row in refresh] == [
+        (framework, app) for framework in FRAMEWORKS for app in ("Tripwire", PEERS[framework])
+    ], refresh
+    for row in refresh:
+        if row[0] == "fastapi" and row[2] != "Tripwire":
+            assert row[3].startswith("n/a"), row  # fastapi-users' RedisStrategy has no refresh
+            continue
+        assert float(row[4]) > 0, row
+        assert re.fullmatch(rf"{NUMBER} \(\+ {NUMBER}\)", row[7]), row
+    refresh_ratios = rows(found, "### Chained refresh", "ours ÷ peer")
+    assert [row[0] for row in refresh_ratios] == list(FRAMEWORKS)
+    assert refresh_ratios[0][2] == "n/a", refresh_ratios
+    assert all(re.fullmatch(SPREAD, row[2]) for row in refresh_ratios[1:]), refresh_ratios
+
+    memory = rows(found, "### Memory", "of the first process")
+    assert len(memory) == 3 * len(FRAMEWORKS), memory
+    for row in memory:
+        assert all(float(cell) > 0 for cell in row[3:6]), row  # processes, MiB, MiB
