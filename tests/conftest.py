@@ -11,6 +11,7 @@ Environment: ``TRIPWIRE_CACHE`` (venv cache root, default ~/.cache/tripwire),
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import copier
 import pytest
+import redis
 import yaml
 from filelock import FileLock
 
@@ -307,6 +309,40 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def start_service(python: str, project: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``migrate``, then ``serve`` in the background, its output in ``log``."""
+    package = [python, "-m", PACKAGE]
+    migrate = subprocess.run(
+        [*package, "migrate"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert migrate.returncode == 0, tail(migrate.stdout + migrate.stderr)
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [*package, "serve"], cwd=project, env=env, stdout=output, stderr=output
+        )
+
+
+def wait_for_health(process: subprocess.Popen, healthy, log: Path, timeout: float = 60) -> None:
+    """Until ``healthy()`` (an ``OSError`` is "not yet"); fails if the server exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, tail(log.read_text())
+        with contextlib.suppress(OSError):
+            if healthy():
+                return
+        assert time.monotonic() < deadline, "server did not answer /health"
+        time.sleep(0.2)
+
+
+def delete_keys(redis_url: str, prefix: str) -> None:
+    """Delete the keys under ``prefix`` (a test's own): never a flush."""
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 # --------------------------------------------------------------------------- template releases

@@ -6,8 +6,6 @@ grace, and without a grace exactly one succeeds."""
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -15,17 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import redis
 from conftest import (
     BASE_ANSWERS,
     COPIER_CONFIG,
-    PACKAGE,
     child_env,
+    delete_keys,
     free_port,
     question_choices,
     render,
+    start_service,
     stop,
-    tail,
+    wait_for_health,
 )
 
 FRAMEWORKS = question_choices(COPIER_CONFIG, "framework")
@@ -74,34 +72,15 @@ def server(request, tmp_path: Path, venv_for, redis_url: str, server_env: dict[s
         LOG_LEVEL="WARNING",
         **server_env,
     )
-    migrate = subprocess.run(
-        [python, "-m", PACKAGE, "migrate"], cwd=project, env=env, capture_output=True, text=True
-    )
-    assert migrate.returncode == 0, tail(migrate.stdout + migrate.stderr)
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [python, "-m", PACKAGE, "serve"], cwd=project, env=env, stdout=log, stderr=log
-    )
+    log = tmp_path / "server.log"
+    process = start_service(python, project, env, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, tail((tmp_path / "server.log").read_text())
-            try:
-                if call(base, "GET", "/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "server did not answer /health"
-            time.sleep(0.2)
+        wait_for_health(process, lambda: call(base, "GET", "/health")[0] == 200, log)
         yield base
     finally:
         stop(process)
-        log.close()
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
+        delete_keys(redis_url, prefix)
 
 
 def login(base: str) -> dict:

@@ -22,8 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
-from conftest import BASE_ANSWERS, PACKAGE, child_env, free_port, render, stop, tail
+from conftest import (
+    BASE_ANSWERS,
+    child_env,
+    delete_keys,
+    free_port,
+    render,
+    start_service,
+    stop,
+    tail,
+    wait_for_health,
+)
 
 WSGI_FRAMEWORKS = ("flask", "django")
 CASES = [(framework, store) for framework in WSGI_FRAMEWORKS for store in ("redis", "memory")]
@@ -141,33 +150,16 @@ def server(request, tmp_path: Path, venv_for) -> Iterator[Server]:
     if store == "redis":
         redis_url = request.getfixturevalue("redis_url")
         env.update(REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix)
-    migrate = subprocess.run(
-        [python, "-m", PACKAGE, "migrate"], cwd=project, env=env, capture_output=True, text=True
-    )
-    assert migrate.returncode == 0, tail(migrate.stdout + migrate.stderr)
     log = tmp_path / "server.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [python, "-m", PACKAGE, "serve"], cwd=project, env=env, stdout=output, stderr=output
-        )
+    process = start_service(python, project, env, log)
     server = Server(framework, store, port, process, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, tail(log.read_text())
-            with contextlib.suppress(OSError):
-                if call(server, "GET", "/health")[0] == 200:
-                    break
-            assert time.monotonic() < deadline, "server did not answer /health"
-            time.sleep(0.2)
+        wait_for_health(process, lambda: call(server, "GET", "/health")[0] == 200, log)
         yield server
     finally:
         stop(process)
         if store == "redis":
-            client = redis.Redis.from_url(redis_url)
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
+            delete_keys(redis_url, prefix)
 
 
 def case_id(case: tuple) -> str:
