@@ -89,8 +89,9 @@ def render(destination: Path, framework: str) -> Path:
     # In the project: uv takes the Python version from its .python-version.
     subprocess.run([uv, "venv", "-q", ".venv"], cwd=destination, check=True, env=env)
     python = destination / ".venv" / "bin" / "python"
+    # PyJWT: the floor app (bench/floor), which runs in this venv, decodes with it.
     subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(python), str(destination)],
+        [uv, "pip", "install", "-q", "--python", str(python), str(destination), "pyjwt"],
         check=True, env=env,
     )  # fmt: skip
     return python
