@@ -16,6 +16,13 @@ over rounds (A B C, B C A, C A B, ...), at each worker count, and this prints:
   redis-server's INFO commandstats over the load runs);
 - peak RSS of each server's process tree (the sum of VmRSS, sampled under load).
 
+With several workers, uvicorn's workers accept from one shared socket, and the first to
+wake may take most or all of the connections wrk opens at once: such a run measures the
+kernel's wake-up order more than the app (16/0 gives about the 1-worker figure). Each line
+shows how wrk's connections were spread over the workers; a run in which a worker holds
+fewer than half its fair share (4 of 16 at 2 workers) is run again, at most twice more,
+by the same rule for every app, and the line says so.
+
     .venv/bin/python bench/compare.py [--frameworks fastapi flask django] [--workers 1 2]
         [--rounds 4] [--seconds 3] [--connections 16]
 """
@@ -404,6 +411,25 @@ def status_kib(pid: int, name: str) -> int:
     return int(found.group(1)) if found else 0
 
 
+def connections_by_process(port: int, pids: list[int]) -> dict[int, int]:
+    """How many established TCP connections to ``port`` each of ``pids`` holds."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                sockets.add(f"socket:[{fields[9]}]")
+    held = {}
+    for pid in pids:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:  # gone, or a file descriptor closed while listed
+            continue
+        if count := sum(link in sockets for link in links):
+            held[pid] = count
+    return held
+
+
 class RssSampler:
     """While wrk runs: every 0.2 s, the VmRSS sum of each app's process tree; keeps the peak."""
 
@@ -447,8 +473,17 @@ def wrk(wrk_bin: str, subject: Subject, kind: str, seconds: int, connections: in
                     "--", send_key, reply_key, str(tokens), str(THREADS)]  # fmt: skip
     subject.store.config_resetstat()
     with RssSampler(all_subjects):
-        out = subprocess.run(command, check=True, capture_output=True, text=True,
-                             timeout=seconds + 120).stdout  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        held: dict[int, int] = {}  # the sample in which the app held the most connections
+        deadline = time.monotonic() + seconds + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.25)
+            sample = connections_by_process(subject.server.port, subject.pids)
+            if sum(sample.values()) > sum(held.values()):
+                held = sample
+        out = process.communicate(timeout=max(deadline - time.monotonic(), 1))[0]
+        if process.returncode:
+            raise subprocess.CalledProcessError(process.returncode, command, out)
     stats = subject.store.info("commandstats")
     calls = {
         name.removeprefix("cmdstat_"): value["calls"]
@@ -470,6 +505,7 @@ def wrk(wrk_bin: str, subject: Subject, kind: str, seconds: int, connections: in
         "errors": errors,
         "socket_errors": socket_errors.group(1) if socket_errors else "",
         "calls": calls,
+        "spread": sorted(held.values(), reverse=True),  # connections per busy process
     }
 
 
@@ -531,15 +567,23 @@ def run_config(framework: str, workers: int, args, wrk_bin: str, project: Path, 
             for kind, group in (("me", subjects), ("refresh", refreshing)):
                 shift = round_index % len(group)
                 for subject in group[shift:] + group[:shift]:
-                    result = wrk(wrk_bin, subject, kind, args.seconds, args.connections,
-                                 workdir, subjects)  # fmt: skip
+                    for attempt in range(3):
+                        result = wrk(wrk_bin, subject, kind, args.seconds, args.connections,
+                                     workdir, subjects)  # fmt: skip
+                        if balanced(result["spread"], workers, args.connections) or attempt == 2:
+                            break
+                        print(f"  {framework:<7} w{workers} round {round_index + 1} {kind:<7} "
+                              f"{subject.role:<5} {result['rate']:>8.1f} req/s  connections "
+                              f"{spread_text(result)}: uneven, run again", flush=True)  # fmt: skip
                     results[kind][subject.role].append(result)
                     per_request = sum(result["calls"].values()) / max(result["requests"], 1)
                     print(
                         f"  {framework:<7} w{workers} round {round_index + 1} {kind:<7} "
                         f"{subject.role:<5} {result['rate']:>8.1f} req/s  p50 "
                         f"{result['p50']:6.2f} ms  p99 {result['p99']:7.2f} ms  "
-                        f"Redis {per_request:.2f}/req"
+                        f"Redis {per_request:.2f}/req  connections {spread_text(result)}"
+                        + ("" if balanced(result["spread"], workers, args.connections)
+                           else " (uneven in 3 runs: kept)")
                         + (f"  NON-2XX {result['errors']}" if result["errors"] else "")
                         + (f"  socket errors: {result['socket_errors']}"
                            if result["socket_errors"] else ""),
@@ -571,6 +615,16 @@ def run_config(framework: str, workers: int, args, wrk_bin: str, project: Path, 
 
 
 # --------------------------------------------------------------------------- report
+
+
+def balanced(spread: list[int], workers: int, connections: int) -> bool:
+    """Every worker holds at least half its fair share of the connections."""
+    least = connections // (2 * workers)
+    return len(spread) >= workers and min(spread) >= least
+
+
+def spread_text(result: dict) -> str:
+    return "/".join(map(str, result["spread"])) or "none"
 
 
 def spread(values: list[float]) -> str:
