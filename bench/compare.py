@@ -107,7 +107,8 @@ STACK = {
     "flask": ("flask", "werkzeug", "uvicorn", "uvloop", "httptools", "a2wsgi"),
     "django": ("django", "djangorestframework", "uvicorn", "uvloop", "httptools", "a2wsgi"),
 }
-OURS_LIBRARIES = ("redis", "pyjwt", "sqlalchemy")
+OURS_LIBRARIES = ("redis", "sqlalchemy")
+FLOOR_LIBRARIES = ("pyjwt",)  # installed beside ours for the floor alone
 
 
 # --------------------------------------------------------------------------- environment
@@ -755,6 +756,8 @@ def main() -> int:
             print(
                 "  ours and floor: "
                 + ", ".join(f"{name} {ours[name]}" for name in OURS_LIBRARIES if name in ours)
+                + "; floor: "
+                + ", ".join(f"{name} {ours[name]}" for name in FLOOR_LIBRARIES if name in ours)
             )
             print("  peer: " + ", ".join(f"{n} {theirs[n]}" for n in peer.libraries if n in theirs),
                   flush=True)  # fmt: skip
