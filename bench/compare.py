@@ -431,11 +431,14 @@ def connections_by_process(port: int, pids: list[int]) -> dict[int, int]:
     return held
 
 
-class RssSampler:
-    """While wrk runs: every 0.2 s, the VmRSS sum of each app's process tree; keeps the peak."""
+class LoadSampler:
+    """While wrk runs, every 0.2 s: the VmRSS sum of each app's process tree (keeps the
+    peak), and how the loaded app's connections are spread over its processes (keeps the
+    sample in which it held the most)."""
 
-    def __init__(self, subjects: list[Subject]) -> None:
-        self.subjects, self.done = subjects, threading.Event()
+    def __init__(self, subjects: list[Subject], loaded: Subject) -> None:
+        self.subjects, self.loaded, self.done = subjects, loaded, threading.Event()
+        self.held: dict[int, int] = {}
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self) -> None:
@@ -444,8 +447,11 @@ class RssSampler:
                 rss = [status_kib(pid, "VmRSS") for pid in subject.pids]
                 subject.peak_rss = max(subject.peak_rss, sum(rss))
                 subject.peak_root = max(subject.peak_root, rss[0])
+            held = connections_by_process(self.loaded.server.port, self.loaded.pids)
+            if sum(held.values()) > sum(self.held.values()):
+                self.held = held
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> LoadSampler:
         self.thread.start()
         return self
 
@@ -473,18 +479,9 @@ def wrk(wrk_bin: str, subject: Subject, kind: str, seconds: int, connections: in
         command += ["-s", str(BENCH / "wrk" / "refresh_chain.lua"), subject.server.base + path,
                     "--", send_key, reply_key, str(tokens), str(THREADS)]  # fmt: skip
     subject.store.config_resetstat()
-    with RssSampler(all_subjects):
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        held: dict[int, int] = {}  # the sample in which the app held the most connections
-        deadline = time.monotonic() + seconds + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.25)
-            sample = connections_by_process(subject.server.port, subject.pids)
-            if sum(sample.values()) > sum(held.values()):
-                held = sample
-        out = process.communicate(timeout=max(deadline - time.monotonic(), 1))[0]
-        if process.returncode:
-            raise subprocess.CalledProcessError(process.returncode, command, out)
+    with LoadSampler(all_subjects, subject) as sampler:
+        out = subprocess.run(command, check=True, capture_output=True, text=True,
+                             timeout=seconds + 120).stdout  # fmt: skip
     stats = subject.store.info("commandstats")
     calls = {
         name.removeprefix("cmdstat_"): value["calls"]
@@ -506,7 +503,7 @@ def wrk(wrk_bin: str, subject: Subject, kind: str, seconds: int, connections: in
         "errors": errors,
         "socket_errors": socket_errors.group(1) if socket_errors else "",
         "calls": calls,
-        "spread": sorted(held.values(), reverse=True),  # connections per busy process
+        "spread": sorted(sampler.held.values(), reverse=True),  # connections per busy process
     }
 
 
@@ -571,7 +568,8 @@ def run_config(framework: str, workers: int, args, wrk_bin: str, project: Path, 
                     for attempt in range(3):
                         result = wrk(wrk_bin, subject, kind, args.seconds, args.connections,
                                      workdir, subjects)  # fmt: skip
-                        if balanced(result["spread"], workers, args.connections) or attempt == 2:
+                        even = balanced(result["spread"], workers, args.connections)
+                        if even or attempt == 2:
                             break
                         print(f"  {framework:<7} w{workers} round {round_index + 1} {kind:<7} "
                               f"{subject.role:<5} {result['rate']:>8.1f} req/s  connections "
@@ -583,8 +581,7 @@ def run_config(framework: str, workers: int, args, wrk_bin: str, project: Path, 
                         f"{subject.role:<5} {result['rate']:>8.1f} req/s  p50 "
                         f"{result['p50']:6.2f} ms  p99 {result['p99']:7.2f} ms  "
                         f"Redis {per_request:.2f}/req  connections {spread_text(result)}"
-                        + ("" if balanced(result["spread"], workers, args.connections)
-                           else " (uneven in 3 runs: kept)")
+                        + ("" if even else " (uneven in 3 runs: kept)")
                         + (f"  NON-2XX {result['errors']}" if result["errors"] else "")
                         + (f"  socket errors: {result['socket_errors']}"
                            if result["socket_errors"] else ""),
