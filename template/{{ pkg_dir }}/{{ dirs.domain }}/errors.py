@@ -1,7 +1,8 @@
 """Errors the core raises; each carries the HTTP status and the API error code.
 
-Web adapters turn any ``ServiceError`` into ``{"detail", "code"}`` JSON with
-``status`` and ``headers``; they never need to know which operation failed.
+Web adapters turn any ``ServiceError`` into ``{"detail", "code"}`` JSON with ``status``
+and ``headers``; they decide nothing by reading a message. Every error is built whole
+by its constructor and never changed afterwards.
 """
 
 import math
@@ -18,19 +19,22 @@ class ServiceError(Exception):
             self.detail = detail
 
     @property
-    def www_authenticate(self) -> str | None:
-        """The RFC 6750 challenge for token errors, ``None`` otherwise."""
-        if self.status == 401 and self.code != "invalid_credentials":
-            return 'Bearer error="invalid_token"'
-        return None
-
-    @property
     def headers(self) -> dict[str, str]:
         """Headers the reply must carry besides its JSON body."""
-        return {"WWW-Authenticate": self.www_authenticate} if self.www_authenticate else {}
+        return {}
 
     def body(self) -> dict[str, str]:
         return {"detail": self.detail, "code": self.code}
+
+
+class HttpError(ServiceError):
+    """An error the HTTP layer found before the core was reached (a malformed request,
+    a framework's own refusal) for which the core has no class of its own."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
 
 
 class InvalidRequest(ServiceError):
@@ -75,26 +79,39 @@ class PayloadTooLarge(ServiceError):
     detail = "The request body is too large."
 
 
-class InvalidToken(ServiceError):
+class TokenError(ServiceError):
+    """A token that may not pass: 401 with the RFC 6750 challenge."""
+
     status = 401
+    challenge = 'Bearer error="invalid_token"'
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge}
+
+
+class InvalidToken(TokenError):
+    """Malformed, badly signed, or not the token this endpoint takes. ``reason`` says
+    which (for logs and people); every such token answers the same code."""
+
     code = "invalid_token"
-    detail = "The token is invalid."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-class TokenExpired(ServiceError):
-    status = 401
+class TokenExpired(TokenError):
     code = "token_expired"
     detail = "The token has expired."
 
 
-class TokenRevoked(ServiceError):
-    status = 401
+class TokenRevoked(TokenError):
     code = "token_revoked"
     detail = "The token has been revoked."
 
 
-class TokenReused(ServiceError):
-    status = 401
+class TokenReused(TokenError):
     code = "token_reused"
     detail = "Refresh token reuse detected: every session of this user has been revoked."
 
@@ -122,8 +139,4 @@ class StoreUnavailable(ServiceError):
 class RevocationUnconfirmed(StoreUnavailable):
     """A revocation was written to the primary, but fewer replicas than asked acknowledged
     it in time, so a failover could undo it. Answered 503: the revocation stands and is
-    safe to retry. ``result`` is what the write returned."""
-
-    def __init__(self, result: object = None) -> None:
-        super().__init__()
-        self.result = result
+    safe to retry."""

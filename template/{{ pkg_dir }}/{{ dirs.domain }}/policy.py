@@ -1,0 +1,31 @@
+"""The numbers of the security policy, as the core reads them. ``config.Settings`` owns
+their defaults and environment names; ``container`` builds these from it, once."""
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class RateLimit(NamedTuple):
+    """At most ``count`` hits per ``seconds``, in a sliding window."""
+
+    count: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    access_ttl: int  # seconds an access token lives
+    refresh_ttl: int  # seconds a refresh token lives: a session's idle timeout
+    max_age: int  # a session's absolute life; no token outlives it
+    reuse_grace: int  # seconds a spent refresh token may be replayed for the same pair
+    max_sessions: int  # per user; a login beyond it ends the least recently used
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Each limit, or ``None`` when it is off."""
+
+    login: RateLimit | None  # failed logins per (email, client address)
+    login_ip: RateLimit | None  # login attempts per client address
+    register: RateLimit | None  # registrations per client address
+    password: RateLimit | None  # wrong current passwords per user
