@@ -1,6 +1,7 @@
 """Shared fixtures for the Tripwire template's own tests.
 
-- ``VARIANTS``: every combination of the matrix questions, read from copier.yml.
+- ``VARIANTS``: every combination of the matrix questions, read from copier.yml;
+  ``DEFAULT_VARIANT``: their default answers.
 - ``rendered``: each variant rendered once per session (per xdist worker).
 - ``venv_for``: a uv-built virtualenv per dependency set, cached across runs.
 - ``redis_url``: ``$REDIS_URL`` or a throwaway redis-server on a free port.
@@ -64,6 +65,11 @@ VARIANTS = [
     dict(zip(MATRIX_QUESTIONS, combo, strict=True))
     for combo in itertools.product(*(question_choices(COPIER_CONFIG, q) for q in MATRIX_QUESTIONS))
 ]
+
+
+# The matrix questions' default answers: with one of them changed, a representative
+# render of that choice.
+DEFAULT_VARIANT = {q: str(COPIER_CONFIG[q]["default"]) for q in MATRIX_QUESTIONS}
 
 
 def variant_id(variant: dict) -> str:

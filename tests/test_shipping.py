@@ -11,9 +11,9 @@ pre-commit configuration, each checked by the tool its ecosystem uses.
   ``postgres`` profile.
 - ``.python-version`` holds the answered Python; ``.gitignore`` keeps uv.lock.
 - The template's own workflows (``ci.yml``, ``release.yml``): the same two linters.
-- ``.pre-commit-config.yaml``: ``pre-commit validate-config``; and, on a fresh render per
-  framework, ``pre-commit run --all-files`` passes, while a stray ``.rej`` file or a
-  conflict marker makes it fail.
+- ``.pre-commit-config.yaml``, on one render per framework (its default answers
+  otherwise): ``pre-commit validate-config``, and ``pre-commit run --all-files`` passes;
+  on one render, a stray ``.rej`` file or a conflict marker makes it fail.
 
 The tools come from the test environment (the ``test`` dependency group); the pre-commit
 hook environments are built once under ``$TRIPWIRE_CACHE/pre-commit``.
@@ -34,6 +34,7 @@ import yaml
 from conftest import (
     BASE_ANSWERS,
     COPIER_CONFIG,
+    DEFAULT_VARIANT,
     MATRIX_QUESTIONS,
     PACKAGE,
     TEMPLATE_ROOT,
@@ -43,6 +44,7 @@ from conftest import (
     render,
     run_command,
     tail,
+    variant_id,
 )
 
 BIN = Path(sys.executable).parent
@@ -310,20 +312,6 @@ def test_compose_schema(project: Path):
         assert redis_url != app["environment"]["REDIS_URL"], "one Redis database per user table"
 
 
-def test_pre_commit_config(project: Path):
-    check([tool("pre-commit"), "validate-config", ".pre-commit-config.yaml"], project)
-    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
-    assert [repo["repo"] for repo in config["repos"]] == ["local"], "hooks must come from PyPI"
-    hooks = {hook["id"]: hook for hook in config["repos"][0]["hooks"]}
-    assert hooks["no-rej-files"]["language"] == "fail"
-    for hook in hooks.values():
-        for requirement in hook.get("additional_dependencies", []):
-            assert re.fullmatch(r"[\w.-]+==[\w.]+", requirement), f"not pinned: {requirement}"
-    # CI lints with the ruff the hook runs.
-    (ruff,) = set(hooks["ruff-check"]["additional_dependencies"])
-    assert f'"{ruff}"' in (project / WORKFLOW).read_text()
-
-
 def test_readme_sections(project: Path):
     readme = (project / "README.md").read_text()
     headings = re.findall(r"^## (.+)$", readme, re.MULTILINE)
@@ -340,10 +328,34 @@ def test_readme_sections(project: Path):
     assert "copier update --skip-answered" in readme
 
 
-# --------------------------------------------------------------------------- pre-commit runs
+# --------------------------------------------------------------------------- pre-commit
 
+# .pre-commit-config.yaml is one static file, and the code its hooks lint passes ruff in
+# every variant (test_variants): one render per framework, its default answers
+# otherwise, proves the configuration and the hooks.
+per_framework = pytest.mark.parametrize(
+    "rendered",
+    [{**DEFAULT_VARIANT, "framework": f} for f in question_choices(COPIER_CONFIG, "framework")],
+    ids=variant_id,  # the variant's id, so CI's job for that variant runs these
+    indirect=True,
+)
 # The hooks' refusals are the same in every variant: one render shows them.
 PRE_COMMIT_VARIANT = {"framework": "flask", "token_store": "memory", "layout": "flat"}
+
+
+@per_framework
+def test_pre_commit_config(project: Path):
+    check([tool("pre-commit"), "validate-config", ".pre-commit-config.yaml"], project)
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    assert [repo["repo"] for repo in config["repos"]] == ["local"], "hooks must come from PyPI"
+    hooks = {hook["id"]: hook for hook in config["repos"][0]["hooks"]}
+    assert hooks["no-rej-files"]["language"] == "fail"
+    for hook in hooks.values():
+        for requirement in hook.get("additional_dependencies", []):
+            assert re.fullmatch(r"[\w.-]+==[\w.]+", requirement), f"not pinned: {requirement}"
+    # CI lints with the ruff the hook runs.
+    (ruff,) = set(hooks["ruff-check"]["additional_dependencies"])
+    assert f'"{ruff}"' in (project / WORKFLOW).read_text()
 
 
 def git_env() -> dict[str, str]:
@@ -386,6 +398,7 @@ def fresh_repo(tmp_path: Path, variant: dict) -> Path:
     return repo
 
 
+@per_framework
 def test_pre_commit_passes_on_a_fresh_render(project: Path, tmp_path: Path):
     repo = tmp_path / "project"
     shutil.copytree(project, repo, symlinks=True)  # the shared render stays pristine

@@ -1,21 +1,39 @@
 """`copier update` brings template releases in, one by one, and keeps the project's own
 work: edits in files the template does not touch stay as they are, and an edit in a file
-the template also changes surfaces as a conflict instead of being lost."""
+the template also changes surfaces as a conflict instead of being lost. A changed answer
+(the token store, then the architecture) re-renders the project: files the new answers
+no longer render are deleted, the others move to their new folders."""
 
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
-from conftest import BASE_ANSWERS, commit_all, conflicts, git, render, update
+from conftest import (
+    BASE_ANSWERS,
+    child_env,
+    commit_all,
+    conflicts,
+    git,
+    render,
+    run_command,
+    tail,
+    update,
+)
 
 TOKENS = "template/{{ pkg_dir }}/{{ dirs.application }}/tokens.py.jinja"
 CONFIG = "template/{{ pkg_dir }}/config.py.jinja"
 README = "template/README.md.jinja"
 PACKAGE_DIR = Path("src/demo_service")
+# copier.yml `dirs`: where each layered folder's modules live under architecture=clean.
+CLEAN_FOLDERS = {
+    "services": ("domain", "application"),
+    "repositories": ("infrastructure",),
+    "api": ("web",),
+}
+OWN_SUITE_PART = ["tests/test_endpoints.py", "tests/test_cli.py"]
 
 
 def release(template: Path, version: str, edits: dict[str, str]) -> None:
@@ -77,14 +95,14 @@ def test_releases_arrive_one_by_one_and_local_work_survives(template: Path, tmp_
     assert own_module.read_text() == '"""Our own module."""\n'
     assert "BILLING_URL=" in (project / ".env.example").read_text()
     assert "Our own README note." in (project / "README.md").read_text()
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    assert answers["_commit"] == "v1.3.0"
+    assert answers(project)["_commit"] == "v1.3.0"
 
 
-def test_changing_an_answer_re_renders_cleanly(template: Path, tmp_path: Path):
+def test_changing_answers_re_renders_cleanly(template: Path, tmp_path: Path, venv_for):
     release(template, "v1.1.0", {TOKENS: "\n\n# fix 1.1.0\n"})
     project = rendered_project(template, tmp_path)
-    repositories = project / PACKAGE_DIR / "repositories"
+    package = project / PACKAGE_DIR
+    repositories = package / "repositories"
     assert (repositories / "redis_store.py").is_file()
 
     update(project, "v1.1.0", token_store="memory")
@@ -94,14 +112,48 @@ def test_changing_an_answer_re_renders_cleanly(template: Path, tmp_path: Path):
     assert not (repositories / "redis_store.py").exists()
     assert not (project / "tests" / "test_redis_store.py").exists()
     assert '"redis' not in (project / "pyproject.toml").read_text()
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    assert answers["token_store"] == "memory"
+    assert answers(project)["token_store"] == "memory"
+    assert_ruff_clean(project)
+    commit_all(project, "token store: memory")
+
+    layered = {folder: [p.name for p in (package / folder).iterdir()] for folder in CLEAN_FOLDERS}
+    update(project, "v1.1.0", architecture="clean")
+
+    # Copier deletes the files the new answers no longer render (its documented update
+    # behaviour), then each folder left empty.
+    assert conflicts(project) == []
+    for folder, names in layered.items():
+        assert not (package / folder).exists(), f"{folder}/ left behind"
+        for name in names:
+            moved = any((package / clean / name).exists() for clean in CLEAN_FOLDERS[folder])
+            assert moved, f"{folder}/{name} is in none of {CLEAN_FOLDERS[folder]}"
+    assert "# fix 1.1.0" in (package / "application" / "tokens.py").read_text()
+    assert answers(project)["architecture"] == "clean"
+    # models.py is the project's own (`_skip_if_exists`): Copier leaves it as it was, so it
+    # still imports Base from the layered folder, and the package does not import until
+    # the owner moves that import.
+    models = package / "models.py"
+    stale = "from demo_service.repositories.database import"
+    assert stale in models.read_text()
+    models.write_text(
+        models.read_text().replace(stale, stale.replace("repositories", "infrastructure"))
+    )
+    assert_ruff_clean(project)
+    # The app, its migrations (models.py) and the CLI, from the moved modules.
+    python = venv_for(project) / "bin" / "python"
+    result = run_command(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *OWN_SUITE_PART],
+        cwd=project,
+        env=child_env(),
+    )
+    assert result.returncode == 0, tail(result.stdout)
+
+
+def answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def assert_ruff_clean(project: Path) -> None:
     for check in (["check", "."], ["format", "--check", "."]):
-        result = subprocess.run(
-            [sys.executable, "-m", "ruff", *check, "--no-cache"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        result = run_command([sys.executable, "-m", "ruff", *check, "--no-cache"], cwd=project)
+        assert result.returncode == 0, result.stdout
