@@ -1,4 +1,4 @@
-"""Helpers of the framework-neutral HTTP suite: error shapes, token forging, session checks."""
+"""Helpers shared by the suite: error shapes, reading and forging tokens, session checks."""
 
 import base64
 import hashlib
@@ -12,7 +12,7 @@ CHALLENGE = 'Bearer error="invalid_token"'
 PASSWORD = "correct horse battery"
 
 
-# -- helpers ------------------------------------------------------------------
+# -- errors -------------------------------------------------------------------------------
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -28,26 +28,43 @@ def assert_error(response, status: int, code: str) -> dict:
     return body
 
 
+# -- tokens: read without verifying, or signed with the key as a forger holding it would --
+
+
 def claims(token: str) -> dict:
+    """The payload of ``token``, signature not checked."""
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def forge(settings, payload: dict, typ: str = "at+jwt", key=None, algorithm="HS256") -> str:
-    return jwt.encode(
-        payload, key or settings.jwt_secret, algorithm=algorithm, headers={"typ": typ}
-    )
+def token_header(token: str) -> dict:
+    """The JOSE header of ``token``, signature not checked."""
+    return jwt.get_unverified_header(token)
+
+
+def forge(key: str, payload: dict, typ: str = "at+jwt", algorithm: str = "HS256") -> str:
+    """``payload`` signed with ``key`` by PyJWT, as the service signs its own tokens."""
+    return jwt.encode(payload, key, algorithm=algorithm, headers={"typ": typ})
 
 
 def b64(data) -> str:
+    """base64url without padding, of bytes as they are or of anything else as JSON."""
     raw = data if isinstance(data, bytes) else json.dumps(data).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def sign_raw(settings, payload: dict, typ: str = "at+jwt") -> str:
-    """HS256 by hand, for payloads PyJWT refuses to encode."""
-    signing_input = f"{b64({'alg': 'HS256', 'typ': typ})}.{b64(payload)}"
-    digest = hmac.new(settings.jwt_secret.encode(), signing_input.encode(), hashlib.sha256)
-    return f"{signing_input}.{b64(digest.digest())}"
+def signed(key: str, header: str, payload: str) -> str:
+    """``header.payload`` (segments already encoded, used as given) with a valid HS256
+    signature under ``key``: for tokens PyJWT refuses to make."""
+    mac = hmac.digest(key.encode(), f"{header}.{payload}".encode(), hashlib.sha256)
+    return f"{header}.{payload}.{b64(mac)}"
+
+
+def sign_raw(key: str, payload: dict, typ: str = "at+jwt") -> str:
+    """HS256 by hand, for payloads PyJWT refuses to encode (a list ``iss``, infinities)."""
+    return signed(key, b64({"alg": "HS256", "typ": typ}), b64(payload))
+
+
+# -- sessions over HTTP -------------------------------------------------------------------
 
 
 def me(client, pair: dict):

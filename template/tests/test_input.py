@@ -86,10 +86,10 @@ def test_out_of_range_claims_are_invalid_token(client, settings, login, change):
     if change == "life":  # one second longer than the settings allow
         change = {"exp": payload["iat"] + settings.access_token_ttl + 1}
         r_change = {"exp": r_payload["iat"] + settings.refresh_token_ttl + 1}
-    token = forge(settings, {**payload, **change})
+    token = forge(settings.jwt_secret, {**payload, **change})
     assert_error(client.get("/auth/me", token=token), 401, "invalid_token")
     assert_error(client.post("/auth/logout", token=token), 401, "invalid_token")
-    r_token = forge(settings, {**r_payload, **r_change}, typ="rt+jwt")
+    r_token = forge(settings.jwt_secret, {**r_payload, **r_change}, typ="rt+jwt")
     assert_error(refresh(client, r_token), 401, "invalid_token")
     assert_alive(client, pair)  # nothing was stored or revoked
 
@@ -97,7 +97,7 @@ def test_out_of_range_claims_are_invalid_token(client, settings, login, change):
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")], ids=str)
 def test_infinite_times_are_invalid_token(client, settings, login, value):
     pair = login()
-    token = sign_raw(settings, {**claims(pair["access_token"]), "exp": value})
+    token = sign_raw(settings.jwt_secret, {**claims(pair["access_token"]), "exp": value})
     assert "Infinity" in json.dumps(value) or "NaN" in json.dumps(value)
     assert_error(client.get("/auth/me", token=token), 401, "invalid_token")
 
@@ -105,7 +105,7 @@ def test_infinite_times_are_invalid_token(client, settings, login, value):
 @pytest.mark.parametrize("typ", ["application/at+jwt", "AT+JWT"])
 def test_the_access_typ_compares_as_rfc_9068_says(client, settings, login, typ):
     pair = login()
-    token = forge(settings, claims(pair["access_token"]), typ=typ)
+    token = forge(settings.jwt_secret, claims(pair["access_token"]), typ=typ)
     assert client.get("/auth/me", token=token).status_code == 200
 
 

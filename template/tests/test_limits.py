@@ -1,9 +1,5 @@
 """Throttles and the client address: every rate limit of the settings, with its
-Retry-After, keyed on the client that TRUSTED_PROXIES names; and bounded hashing."""
-
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
+Retry-After, keyed on the client that TRUSTED_PROXIES names."""
 
 from api_helpers import PASSWORD, assert_error
 
@@ -132,37 +128,6 @@ def test_session_rows_name_the_device_and_the_address_of_the_last_use(make_app_c
     [session] = client.get("/auth/sessions", token=pair["access_token"]).json()
     assert session["user_agent"] == agent[:256]
     assert session["client"] == "192.0.2.20"
-
-
-def test_password_hashes_in_flight_are_bounded(make_service, make_user):
-    """Each login waits, hashing, until three are in flight at once or half a second has
-    passed: with the bound at 2 the third never comes."""
-    service = make_service(password_hash_concurrency=2, **OFF)
-    email, password = make_user()
-    argon2 = service.hasher._hasher
-    lock, in_flight, peak = threading.Lock(), [0], [0]
-
-    class Spy:
-        def verify(self, hash_, secret):
-            with lock:
-                in_flight[0] += 1
-                peak[0] = max(peak[0], in_flight[0])
-            deadline = time.monotonic() + 0.5
-            while time.monotonic() < deadline and peak[0] < 3:
-                time.sleep(0.005)
-            try:
-                return argon2.verify(hash_, secret)
-            finally:
-                with lock:
-                    in_flight[0] -= 1
-
-        def __getattr__(self, name):
-            return getattr(argon2, name)
-
-    service.hasher._hasher = Spy()
-    with ThreadPoolExecutor(6) as pool:
-        list(pool.map(lambda _: service.login(email, password), range(6)))
-    assert peak[0] == 2
 
 
 def test_off_means_off(make_app_client, make_user):

@@ -10,18 +10,20 @@ NEW_PASSWORD = "the victim's new password"
 
 
 class Pause:
-    """Wraps ``target``: the first call of ``method`` waits, after it has run
-    (``after=True``) or before, until the test lets it go. The test makes sure that the
-    racing request is the first to call it (servers may run it on any thread)."""
+    """Wraps ``target`` (kept as ``pause.target``, to be put back): the first call of
+    ``method`` waits, after it has run (``after=True``) or before, until the test lets it
+    go. The test makes sure that the racing request is the first to call it (servers may
+    run it on any thread)."""
 
     def __init__(self, target, method: str, *, after: bool) -> None:
-        self._target, self._method, self._after = target, method, after
+        self.target = target
+        self._method, self._after = method, after
         self.reached, self.release = threading.Event(), threading.Event()
         self._lock = threading.Lock()
         self._taken = False
 
     def __getattr__(self, name):
-        attribute = getattr(self._target, name)
+        attribute = getattr(self.target, name)
         if name != self._method:
             return attribute
 
@@ -114,7 +116,7 @@ def test_a_refresh_in_flight_loses_to_logout(client, service, login):
     thread = threading.Thread(target=rotate)
     thread.start()
     assert pause.reached.wait(30)
-    service.users = pause._target
+    service.users = pause.target  # the real repository back, for the logout
     assert client.post("/auth/logout", token=pair["access_token"]).status_code == 204
     pause.release.set()
     thread.join(30)
