@@ -3,15 +3,27 @@
 Web adapters turn any ``ServiceError`` into ``{"detail", "code"}`` JSON with ``status``
 and ``headers``; they decide nothing by reading a message. Every error is built whole
 by its constructor and never changed afterwards.
+
+An error class names its status and code in its class line, and its docstring is the
+``detail`` people read (a constructor argument may say more).
 """
 
 import math
 
 
 class ServiceError(Exception):
+    """Internal error."""
+
     status = 500
     code = "internal_error"
     detail = "Internal error."
+
+    def __init_subclass__(cls, *, status: int = 0, code: str = "", **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status or cls.status
+        cls.code = code or cls.code
+        if "detail" not in vars(cls) and cls.__doc__:
+            cls.detail = cls.__doc__
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or self.detail)
@@ -28,8 +40,8 @@ class ServiceError(Exception):
 
 
 class HttpError(ServiceError):
-    """An error the HTTP layer found before the core was reached (a malformed request,
-    a framework's own refusal) for which the core has no class of its own."""
+    # An error the HTTP layer found before the core was reached (a malformed request, a
+    # framework's own refusal) for which the core has no class of its own.
 
     def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail)
@@ -37,52 +49,36 @@ class HttpError(ServiceError):
         self.code = code
 
 
-class InvalidRequest(ServiceError):
-    status = 422
-    code = "invalid_request"
-    detail = "The request body is invalid."
+class InvalidRequest(ServiceError, status=422, code="invalid_request"):
+    """The request body is invalid."""
 
 
-class EmailTaken(ServiceError):
-    status = 409
-    code = "email_taken"
-    detail = "This email is already registered."
+class EmailTaken(ServiceError, status=409, code="email_taken"):
+    """This email is already registered."""
 
 
-class InvalidCredentials(ServiceError):
-    status = 401
-    code = "invalid_credentials"
-    detail = "Wrong email or password."
+class InvalidCredentials(ServiceError, status=401, code="invalid_credentials"):
+    """Wrong email or password."""
 
 
-class WrongPassword(ServiceError):
-    status = 403
-    code = "invalid_credentials"
-    detail = "The current password is wrong."
+class WrongPassword(ServiceError, status=403, code="invalid_credentials"):
+    """The current password is wrong."""
 
 
-class NotFound(ServiceError):
-    status = 404
-    code = "not_found"
-    detail = "Not found."
+class NotFound(ServiceError, status=404, code="not_found"):
+    """Not found."""
 
 
-class MethodNotAllowed(ServiceError):
-    status = 405
-    code = "method_not_allowed"
-    detail = "Method not allowed."
+class MethodNotAllowed(ServiceError, status=405, code="method_not_allowed"):
+    """Method not allowed."""
 
 
-class PayloadTooLarge(ServiceError):
-    status = 413
-    code = "payload_too_large"
-    detail = "The request body is too large."
+class PayloadTooLarge(ServiceError, status=413, code="payload_too_large"):
+    """The request body is too large."""
 
 
-class TokenError(ServiceError):
-    """A token that may not pass: 401 with the RFC 6750 challenge."""
-
-    status = 401
+class TokenError(ServiceError, status=401):
+    # A token that may not pass: 401 with the RFC 6750 challenge.
     challenge = 'Bearer error="invalid_token"'
 
     @property
@@ -90,36 +86,29 @@ class TokenError(ServiceError):
         return {"WWW-Authenticate": self.challenge}
 
 
-class InvalidToken(TokenError):
-    """Malformed, badly signed, or not the token this endpoint takes. ``reason`` says
-    which (for logs and people); every such token answers the same code."""
-
-    code = "invalid_token"
+class InvalidToken(TokenError, code="invalid_token"):
+    # Malformed, badly signed, or not the token this endpoint takes: ``reason`` says
+    # which (for logs and people); every such token answers the same code.
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-class TokenExpired(TokenError):
-    code = "token_expired"
-    detail = "The token has expired."
+class TokenExpired(TokenError, code="token_expired"):
+    """The token has expired."""
 
 
-class TokenRevoked(TokenError):
-    code = "token_revoked"
-    detail = "The token has been revoked."
+class TokenRevoked(TokenError, code="token_revoked"):
+    """The token has been revoked."""
 
 
-class TokenReused(TokenError):
-    code = "token_reused"
-    detail = "Refresh token reuse detected: every session of this user has been revoked."
+class TokenReused(TokenError, code="token_reused"):
+    """Refresh token reuse detected: every session of this user has been revoked."""
 
 
-class TooManyRequests(ServiceError):
-    status = 429
-    code = "too_many_requests"
-    detail = "Too many attempts; try again later."
+class TooManyRequests(ServiceError, status=429, code="too_many_requests"):
+    """Too many attempts; try again later."""
 
     def __init__(self, retry_after: float) -> None:
         super().__init__()
@@ -130,13 +119,12 @@ class TooManyRequests(ServiceError):
         return {"Retry-After": str(self.retry_after)}
 
 
-class StoreUnavailable(ServiceError):
-    status = 503
-    code = "store_unavailable"
-    detail = "The token store is unavailable."
+class StoreUnavailable(ServiceError, status=503, code="store_unavailable"):
+    """The token store is unavailable."""
 
 
 class RevocationUnconfirmed(StoreUnavailable):
-    """A revocation was written to the primary, but fewer replicas than asked acknowledged
-    it in time, so a failover could undo it. Answered 503: the revocation stands and is
-    safe to retry."""
+    # A revocation was written to the primary, but fewer replicas than asked acknowledged
+    # it in time, so a failover could undo it. Answered 503: the revocation stands and is
+    # safe to retry.
+    pass
