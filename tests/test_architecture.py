@@ -24,9 +24,9 @@ LAYERED_NAME = re.compile(r"\b(services|repositories|api)([./])(\w+)")
 LAYERED_PACKAGE = re.compile(rf"\b{PACKAGE}\.({'|'.join(SOLE_FOLDER)})\b")
 IMPORT = rf"^(?:from|import) {PACKAGE}\b[^\n(]*(?:\([^)]*\))?.*\n"
 IMPORT_BLOCK = re.compile(rf"(?:{IMPORT}(?:\n+(?=(?:from|import) {PACKAGE}\b))?)+", re.M)
-# pyproject.toml's isort sections are one per layer folder, so 3 against 4 by design.
-FOLDERS = "|".join({*LAYERED_FOLDER, *LAYERED_FOLDER.values()})
-LAYER_SECTION = re.compile(rf'^ *(?:"(?:{FOLDERS})",|(?:{FOLDERS}) = \["{PACKAGE}\.\w+"\])\n', re.M)
+# pyproject.toml's import sections name the layer folders (and, where domain and
+# application share one, the domain modules), so they differ by design.
+ISORT_TABLES = re.compile(r"^\[tool\.ruff\.lint\.isort[^\n]*\n(?:(?!\[)[^\n]*\n)*", re.M)
 ANSWERS_FILE = ".copier-answers.yml"  # records the architecture answer itself
 
 
@@ -44,9 +44,9 @@ def layer_and_module(path: str) -> tuple[str, str]:
 
 
 def normalise(path: str, text: str) -> str:
-    """The first-party import block sorted; pyproject.toml without its layer sections."""
+    """The first-party import block sorted; pyproject.toml without its import sections."""
     if path == "pyproject.toml":
-        text = LAYER_SECTION.sub("", text)
+        text = ISORT_TABLES.sub("", text)
     return IMPORT_BLOCK.sub(lambda m: "".join(sorted(re.findall(IMPORT, m[0], re.M))), text)
 
 
