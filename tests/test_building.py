@@ -1,17 +1,20 @@
-"""A team builds its product on a rendered project, the documented way, then takes a
-template release that changes the app's wiring: its endpoint, its table and its
-settings keep working, and no conflict is left.
+"""A team builds its product on a rendered project by following its README, "Build your
+product", to the letter, then takes a template release that changes the app's wiring: its
+endpoint, its table and its settings keep working, and no conflict is left.
 
-For every framework and both architectures: render at v1.0.0 and commit; add a table
-with its migration (Alembic autogenerate from ``models.py``, or ``startapp`` and
-``makemigrations``), an endpoint in ``endpoints.py`` with the framework's own helper,
-a setting in ``project_settings.py`` and a test; commit; ``copier update`` to v1.1.0,
-whose only change is in the template's app wiring; then the project's own suite runs
-the endpoint against a real token store.
+For every framework and both architectures: render at v1.0.0 and commit; do each step
+of the rendered README's "Build your product" in order, its Python blocks written to the
+files they name and its shell blocks run as written (so the README's example is what is
+tested); add a test of our own; commit; ``copier update`` to v1.1.0, whose only change is
+in the template's app wiring; then the project's own suite runs the README's endpoint
+against a real token store, bad bodies included.
 """
 
 from __future__ import annotations
 
+import ast
+import os
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -38,7 +41,6 @@ CASES = [
     for architecture in question_choices(COPIER_CONFIG, "architecture")
 ]
 WEB = {"layered": "api", "clean": "web"}
-INFRASTRUCTURE = {"layered": "repositories", "clean": "infrastructure"}
 
 # The wiring each framework's release v1.1.0 changes: the lines right where a project
 # would otherwise have added its own router, blueprint or URLs.
@@ -63,156 +65,45 @@ def web_folder(framework: str) -> str:
     return "template/{{ pkg_dir }}/" + condition + "{{ dirs.web }}{% endif %}"
 
 
-SQL_MODELS = '''"""Our tables."""
+BUILD = re.compile(r"^## Build your product\n(.*?)^## ", re.MULTILINE | re.DOTALL)
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+EDIT = re.compile(r"^# in (\S+): ((\w+) = .+)$", re.MULTILINE)  # "# in <file>: <line>"
+# `uv run X` as the README writes it is X from the project's venv (first on the PATH).
+UV = 'uv() { [ "$1" = run ] && shift; "$@"; }\n'
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+NOTES_TEST = '''"""The README's endpoint, through the rendered suite's fixtures (NOTE_LIMIT=5)."""
 
-from {package}.{infrastructure}.database import Base
-
-
-class Note(Base):
-    __tablename__ = "notes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    text: Mapped[str] = mapped_column(String(1000))
-'''
-
-DJANGO_MODELS = """from django.conf import settings
-from django.db import models
-
-
-class Note(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    text = models.CharField(max_length=1000)
-"""
-
-ENDPOINTS = {
-    "fastapi": '''"""Our endpoints."""
-
-from fastapi import APIRouter
-from pydantic import BaseModel
-from sqlalchemy import select
-
-from {package} import project_settings
-from {package}.models import Note
-
-from {package}.{web}.deps import CurrentUser, DbSession
-from {package}.{web}.schemas import PROTECTED
-
-router = APIRouter(tags=["notes"])
-
-
-class NoteIn(BaseModel):
-    text: str
-
-
-class NoteOut(BaseModel):
-    id: int
-    text: str
-
-
-@router.post("/notes", status_code=201, responses=PROTECTED)
-def add_note(body: NoteIn, user: CurrentUser, db: DbSession) -> NoteOut:
-    note = Note(user_id=user.id, text=f"{{project_settings.NOTE_PREFIX}}{{body.text}}")
-    db.add(note)
-    db.commit()
-    return NoteOut(id=note.id, text=note.text)
-
-
-@router.get("/notes", responses=PROTECTED)
-def list_notes(user: CurrentUser, db: DbSession) -> list[NoteOut]:
-    notes = db.scalars(select(Note).where(Note.user_id == user.id).order_by(Note.id))
-    return [NoteOut(id=note.id, text=note.text) for note in notes]
-''',
-    "flask": '''"""Our endpoints."""
-
-from flask import Blueprint, request
-from sqlalchemy import select
-
-from {package} import project_settings
-from {package}.models import Note
-
-from {package}.{web}.db import get_db
-from {package}.{web}.security import current_user, login_required
-
-blueprint = Blueprint("notes", __name__)
-
-
-@blueprint.post("/notes")
-@login_required
-def add_note() -> tuple[dict, int]:
-    text = request.get_json()["text"]
-    note = Note(user_id=current_user.id, text=f"{{project_settings.NOTE_PREFIX}}{{text}}")
-    get_db().add(note)
-    get_db().commit()
-    return {{"id": note.id, "text": note.text}}, 201
-
-
-@blueprint.get("/notes")
-@login_required
-def list_notes() -> list[dict]:
-    query = select(Note).where(Note.user_id == current_user.id).order_by(Note.id)
-    return [{{"id": note.id, "text": note.text}} for note in get_db().scalars(query)]
-''',
-    "django": '''"""Our endpoints."""
-
-from django.conf import settings
-from django.urls import path
-from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
-from rest_framework.response import Response
-from rest_framework.views import APIView
-
-from {package}.notes.models import Note
-
-
-class NoteSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Note
-        fields = ["id", "text"]
-
-
-class NotesView(APIView):
-    permission_classes = [IsAuthenticated]
-
-    def post(self, request) -> Response:
-        serializer = NoteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        note = serializer.save(user=request.user, text=settings.NOTE_PREFIX + request.data["text"])
-        return Response(NoteSerializer(note).data, status=201)
-
-    def get(self, request) -> Response:
-        notes = Note.objects.filter(user=request.user).order_by("id")
-        return Response(NoteSerializer(notes, many=True).data)
-
-
-urlpatterns = [
-    path("notes", NotesView.as_view()),
-]
-''',
-}
-
-NOTES_TEST = '''"""Our endpoint, through the rendered suite's fixtures."""
-
+import pytest
 from api_helpers import assert_error
 
+JSON = {"Content-Type": "application/json"}
 
-def test_notes_need_a_live_token_and_belong_to_their_user(client, login):
+
+def test_notes_need_a_live_token_belong_to_their_user_and_keep_the_limit(client, login):
     assert_error(client.get("/notes"), 401, "invalid_token")
     mine, theirs = login(), login()
-    created = client.post("/notes", token=mine["access_token"], json={{"text": "first"}})
+    created = client.post("/notes", token=mine["access_token"], json={"text": "first note"})
     assert created.status_code == 201, created.text
-    assert created.json()["text"] == "note: first"
+    assert created.json()["text"] == "first"  # NOTE_LIMIT, from project_settings.py
     listed = client.get("/notes", token=mine["access_token"])
     assert listed.status_code == 200, listed.text
-    assert [n["text"] for n in listed.json()] == ["note: first"]
+    assert [n["text"] for n in listed.json()] == ["first"]
     assert client.get("/notes", token=theirs["access_token"]).json() == []
 
     assert client.post("/auth/logout", token=mine["access_token"]).status_code == 204
     assert_error(client.get("/notes", token=mine["access_token"]), 401, "token_revoked")
-{extra}'''
+
+
+@pytest.mark.parametrize(
+    "body", [b"{}", b'{"text": 5}', b'{"text": null}', b"not json", b'["text"]']
+)
+def test_a_body_that_does_not_fit_is_invalid_request(client, login, body):
+    token = login()["access_token"]
+    response = client.post("/notes", token=token, content=body, headers=JSON)
+    assert set(assert_error(response, 422, "invalid_request")) == {"detail", "code"}
+    assert client.get("/notes", token=token).json() == []
+'''
+PASSED = 1 + 1 + 5  # the README's test, then ours
 
 OPENAPI_TEST = """
 
@@ -237,31 +128,63 @@ def run(cmd: list[str], cwd: Path, **env: str) -> str:
     return result.stdout
 
 
-def add_table(project: Path, python: str, framework: str, architecture: str) -> None:
-    """The documented way: README.md, "Build your product"."""
-    package = project / "src" / PACKAGE
-    env = {"DATABASE_URL": f"sqlite:///{project / 'app.db'}", "PYTHONPATH": str(project / "src")}
-    if framework == "django":
-        (package / "notes").mkdir()
-        run([python, "manage.py", "startapp", "notes", f"src/{PACKAGE}/notes"], project, **env)
-        apps = package / "notes" / "apps.py"
-        apps.write_text(apps.read_text().replace("name = 'notes'", f"name = '{PACKAGE}.notes'"))
-        (package / "notes" / "models.py").write_text(DJANGO_MODELS)
-        settings = package / "project_settings.py"
-        text = settings.read_text().replace(
-            '    # "notes",  # an app of yours', f'    "{PACKAGE}.notes",  # an app of yours'
-        )
-        settings.write_text(text)
-        run([python, "manage.py", "makemigrations", "notes"], project, **env)
-    else:
-        models = SQL_MODELS.format(package=PACKAGE, infrastructure=INFRASTRUCTURE[architecture])
-        (package / "models.py").write_text(models)
-        run([python, "-m", PACKAGE, "migrate"], project, **env)
-        run([python, "-m", "alembic", "revision", "--autogenerate", "-m", "add notes"], project,
-            **env)  # fmt: skip
-    run([python, "-m", PACKAGE, "migrate"], project, **env)
-    tables = sqlite3.connect(project / "app.db").execute("select name from sqlite_master")
-    assert {"notes", "notes_note"} & {name for (name,) in tables}
+def readme_steps(project: Path) -> list[tuple[str, str]]:
+    """(language, code) of each code block of the README's "Build your product"."""
+    section = BUILD.search((project / "README.md").read_text())
+    assert section, 'README.md has no "Build your product" section'
+    return BLOCK.findall(section[1])
+
+
+def assigned(node: ast.stmt) -> str | None:
+    if isinstance(node, ast.AnnAssign | ast.Assign):
+        target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+        return getattr(target, "id", None)
+    return None
+
+
+def set_names(path: Path, snippet: str) -> None:
+    """What a settings block means: each name it assigns takes its value there, in place
+    of the file's own assignment of that name, else at the end."""
+    for node in ast.parse(snippet).body:
+        text = path.read_text()
+        lines = text.splitlines(keepends=True)
+        new = ast.get_source_segment(snippet, node) + "\n"
+        old = [n for n in ast.parse(text).body if assigned(n) == assigned(node)]
+        if old:
+            lines[old[0].lineno - 1 : old[0].end_lineno] = [new]
+        else:
+            lines.append("\n" + new)
+        path.write_text("".join(lines))
+
+
+def follow_readme(project: Path, python: str, **env: str) -> tuple[dict[str, str], str]:
+    """Each step of "Build your product", in order: a Python block is written to the file
+    its first line names (a settings block sets its names there), a shell block is run
+    as written, and what one of its comments says to set in a file is set.
+    Returns the files written, by path, and the shell blocks' output."""
+    written: dict[str, str] = {}
+    output = ""
+    path = f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}"
+    for language, code in readme_steps(project):
+        if language == "bash":
+            output += run(["bash", "-euo", "pipefail", "-c", UV + code], project, PATH=path, **env)
+            for name, line, attribute in EDIT.findall(code):
+                target = project / name
+                pattern = re.compile(rf"^(\s*){attribute} = .*$", re.MULTILINE)
+                text, count = pattern.subn(rf"\g<1>{line}", target.read_text(), count=1)
+                assert count == 1, f"{name} has no {attribute} to set"
+                target.write_text(text)
+            continue
+        assert language == "python", language
+        header, _, body = code.partition("\n")
+        assert header.startswith("# "), f"a Python block names its file first:\n{code}"
+        target = project / header.removeprefix("# ")
+        if target.name == "project_settings.py":
+            set_names(target, body)
+        else:
+            target.write_text(body)
+            written[header.removeprefix("# ")] = body
+    return written, output
 
 
 @pytest.mark.parametrize(("framework", "architecture"), CASES, ids=lambda v: v)
@@ -275,19 +198,28 @@ def test_own_endpoint_table_and_setting_survive_an_update(
     commit_all(project, "generated at v1.0.0")
     python = str(venv_for(project) / "bin" / "python")
 
-    add_table(project, python, framework, architecture)
+    database = project / "app.db"
+    env = {"DATABASE_URL": f"sqlite:///{database}", "PYTHONPATH": str(project / "src")}
+    run([python, "-m", PACKAGE, "migrate"], project, **env)  # the README's first steps
+    written, output = follow_readme(project, python, **env)
     package = project / "src" / PACKAGE
     web = package / WEB[architecture]
-    endpoints = ENDPOINTS[framework].format(package=PACKAGE, web=WEB[architecture])
-    (web / "endpoints.py").write_text(endpoints)
-    with (package / "project_settings.py").open("a") as fh:
-        fh.write('\nNOTE_PREFIX = ENV.get("NOTE_PREFIX", "note: ")\n')
+    endpoints = f"src/{PACKAGE}/{WEB[architecture]}/endpoints.py"
+    assert endpoints in written, sorted(written)
+    tables = {row[0] for row in sqlite3.connect(database).execute("select name from sqlite_master")}
+    assert {"notes", "notes_note"} & tables, tables
+    # The last migrate says it added the README's table.
+    if framework == "django":
+        assert "Upgraded the tables: applied notes.0001_initial." in output, output
+    else:
+        assert re.search(r"^Upgraded the tables from revision 0001 to \w+\.$", output, re.M), output
     extra = OPENAPI_TEST if framework == "fastapi" else ""
-    (project / "tests" / "test_notes.py").write_text(NOTES_TEST.format(extra=extra))
-    (project / "tests" / "test_endpoints.py").unlink()  # the example's test, with the example
+    (project / "tests" / "test_notes.py").write_text(NOTES_TEST + extra)
     ruff = [sys.executable, "-m", "ruff"]
     run([*ruff, "check", "--fix", "--no-cache", "."], project)  # what pre-commit does
     run([*ruff, "format", "--no-cache", "."], project)
+    # The README's code is lint-clean as written: the hooks left it alone.
+    assert {path: (project / path).read_text() for path in written} == written
     commit_all(project, "our notes")
 
     name, anchor, added = WIRING[framework]
@@ -312,17 +244,18 @@ def test_own_endpoint_table_and_setting_survive_an_update(
     assert git(project, "status", "--porcelain"), "the update changed nothing"
     wired = "".join(p.read_text() for p in web.rglob("*.py"))
     assert added.strip() in wired  # the release arrived
-    assert (web / "endpoints.py").read_text() == endpoints  # the project's file, untouched
-    assert "NOTE_PREFIX" in (package / "project_settings.py").read_text()
+    assert (project / endpoints).read_text() == written[endpoints]  # the project's, untouched
+    assert "NOTE_LIMIT" in (package / "project_settings.py").read_text()
     assert "changed in 1.1.0" not in (package / "project_settings.py").read_text()
     run([*ruff, "check", "--no-cache", "."], project)
     run([*ruff, "format", "--check", "--no-cache", "."], project)
     result = run_command(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_notes.py"],
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/test_endpoints.py", "tests/test_notes.py"],
         cwd=project,
-        env=child_env(REDIS_URL=redis_url, PYTHONDONTWRITEBYTECODE="1"),
+        env=child_env(REDIS_URL=redis_url, PYTHONDONTWRITEBYTECODE="1", NOTE_LIMIT="5"),
         timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, tail(result.stdout)
-    expected = "2 passed" if framework == "fastapi" else "1 passed"
-    assert expected in result.stdout.splitlines()[-1], tail(result.stdout)
+    expected = PASSED + (framework == "fastapi")
+    assert f"{expected} passed" in result.stdout.splitlines()[-1], tail(result.stdout)
