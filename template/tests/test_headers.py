@@ -18,6 +18,8 @@ def test_a_preflight_from_an_allowed_origin_carries_nosniff(make_app_client, pat
     assert response.status_code in (200, 204), response.text
     assert response.headers["access-control-allow-origin"] == ORIGIN
     assert response.headers.get("x-content-type-options") == "nosniff"
+    # Never an HTML page, not even by its content type.
+    assert "html" not in response.headers.get("content-type", "")
 
 
 def test_the_other_cors_replies_carry_nosniff(make_app_client, login):
