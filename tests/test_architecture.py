@@ -21,6 +21,7 @@ LAYERED_FOLDER = {
 PACKAGE_DIR = f"src/{PACKAGE}"
 SOLE_FOLDER = {"repositories": "infrastructure", "api": "web"}  # services holds two
 LAYERED_NAME = re.compile(r"\b(services|repositories|api)([./])(\w+)")
+LAYERED_FOLDER_NAME = re.compile(rf"`({'|'.join(SOLE_FOLDER)})/`")  # a folder named in prose
 LAYERED_PACKAGE = re.compile(rf"\b{PACKAGE}\.({'|'.join(SOLE_FOLDER)})\b")
 IMPORT = rf"^(?:from|import) {PACKAGE}\b[^\n(]*(?:\([^)]*\))?.*\n"
 IMPORT_BLOCK = re.compile(rf"(?:{IMPORT}(?:\n+(?=(?:from|import) {PACKAGE}\b))?)+", re.M)
@@ -65,6 +66,7 @@ def test_architecture_only_moves_files(framework: str, tmp_path: Path):
 
     def rename(text: str) -> str:
         text = LAYERED_NAME.sub(lambda m: moved.get((m[1], m[3]), [m[1]])[0] + m[2] + m[3], text)
+        text = LAYERED_FOLDER_NAME.sub(lambda m: f"`{SOLE_FOLDER[m[1]]}/`", text)
         return LAYERED_PACKAGE.sub(lambda m: f"{PACKAGE}.{SOLE_FOLDER[m[1]]}", text)
 
     layered: dict[str, str] = {}
