@@ -71,20 +71,56 @@ def test_registrations_per_address_are_throttled(make_app_client):
     assert_throttled(client.post("/auth/register", json=body), 3600)
 
 
-def test_wrong_current_passwords_are_throttled_per_user(make_app_client, make_user, clock):
+def test_wrong_current_passwords_are_throttled_per_session(make_app_client, make_user, clock):
     client = make_app_client(rate_limit_password=(2, WINDOW))
     email, password = make_user()
-    pair = attempt(client, email, password).json()
+    attacker = attempt(client, email, password).json()
+    owner = attempt(client, email, password).json()
     wrong = {"current_password": "wrong password", "new_password": "a new password"}
     right = {"current_password": password, "new_password": "a new password"}
     for _ in range(2):
-        response = client.post("/auth/password", token=pair["access_token"], json=wrong)
+        response = client.post("/auth/password", token=attacker["access_token"], json=wrong)
         assert_error(response, 403, "invalid_credentials")
-    # A stolen access token buys no more guesses, not even from another session.
-    other = attempt(client, email, password).json()
-    assert_throttled(client.post("/auth/password", token=other["access_token"], json=right))
-    clock.advance(WINDOW)
-    assert client.post("/auth/password", token=other["access_token"], json=right).status_code == 200
+    # The guessing session is throttled, even with the right password...
+    throttled = client.post("/auth/password", token=attacker["access_token"], json=right)
+    assert_throttled(throttled)
+    clock.advance(WINDOW - 1)
+    assert_throttled(client.post("/auth/password", token=attacker["access_token"], json=right))
+    # ...and its guesses never lock the owner's own session out.
+    changed = client.post("/auth/password", token=owner["access_token"], json=right)
+    assert changed.status_code == 200, changed.text
+
+
+def test_ipv6_clients_are_limited_by_their_network(make_app_client, make_user):
+    proxied = {"rate_limit_login": (3, WINDOW), "trusted_proxies": ("127.0.0.0/8",)}
+    client = make_app_client(**proxied)
+    email, password = make_user()
+    for host in ("1", "2", "c"):  # one /64, three addresses
+        response = attempt(client, email, "wrong password", f"2001:db8:1:2::{host}")
+        assert_error(response, 401, "invalid_credentials")
+    assert_throttled(attempt(client, email, password, "2001:db8:1:2:ffff::99"))
+    # Another /64 is another client.
+    assert attempt(client, email, password, "2001:db8:1:3::1").status_code == 200
+
+
+def test_the_ipv6_prefix_is_a_setting(make_app_client, make_user):
+    client = make_app_client(
+        rate_limit_login=(2, WINDOW), rate_limit_ipv6_prefix=128, trusted_proxies=("127.0.0.1",)
+    )
+    email, password = make_user()
+    for _ in range(2):
+        attempt(client, email, "wrong password", "2001:db8::1")
+    assert_throttled(attempt(client, email, password, "2001:db8::1"))
+    # At /128 each address is a client of its own.
+    assert attempt(client, email, password, "2001:db8::2").status_code == 200
+
+
+def test_an_ipv4_mapped_address_counts_as_its_ipv4_address(make_app_client, make_user):
+    client = make_app_client(rate_limit_login=(2, WINDOW), trusted_proxies=("127.0.0.1",))
+    email, password = make_user()
+    attempt(client, email, "wrong password", "198.51.100.9")
+    attempt(client, email, "wrong password", "::ffff:198.51.100.9")
+    assert_throttled(attempt(client, email, password, "198.51.100.9"))
 
 
 def test_a_spoofed_forwarded_for_is_ignored_without_trusted_proxies(make_app_client, make_user):

@@ -23,9 +23,11 @@ class SessionPolicy:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Each limit, or ``None`` when it is off."""
+    """Each limit, or ``None`` when it is off; a client address counts as its network
+    when it is IPv6 (one host is given a whole /64 or more)."""
 
     login: RateLimit | None  # failed logins per (email, client address)
     login_ip: RateLimit | None  # login attempts per client address
     register: RateLimit | None  # registrations per client address
-    password: RateLimit | None  # wrong current passwords per user
+    password: RateLimit | None  # wrong current passwords per session
+    ipv6_prefix: int = 64  # the network length an IPv6 client address counts as
