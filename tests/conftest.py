@@ -26,6 +26,7 @@ import tomllib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import copier
 import pytest
@@ -317,7 +318,9 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> None:
         process.wait()
 
 
-def start_service(python: str, project: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_service(
+    python: str, project: Path, env: dict[str, str], log: Path, **popen: Any
+) -> subprocess.Popen:
     """``migrate``, then ``serve`` in the background, its output in ``log``."""
     package = [python, "-m", PACKAGE]
     migrate = subprocess.run(
@@ -326,7 +329,7 @@ def start_service(python: str, project: Path, env: dict[str, str], log: Path) ->
     assert migrate.returncode == 0, tail(migrate.stdout + migrate.stderr)
     with log.open("w") as output:
         return subprocess.Popen(
-            [*package, "serve"], cwd=project, env=env, stdout=output, stderr=output
+            [*package, "serve"], cwd=project, env=env, stdout=output, stderr=output, **popen
         )
 
 

@@ -249,7 +249,7 @@ def test_compose_schema(project: Path):
     if answers(project)["token_store"] == "redis":
         assert app["depends_on"]["redis"]["condition"] == "service_healthy"
         command = " ".join(services["redis"]["command"])
-        for option in ("--maxmemory-policy noeviction", "--appendonly yes", "--appendfsync"):
+        for option in ("--maxmemory-policy noeviction", "--appendonly yes", "--appendfsync always"):
             assert option in command
         assert services["redis"]["volumes"] == ["redis-data:/data"]
         assert "redis-data" in compose["volumes"]
@@ -260,11 +260,23 @@ def test_compose_schema(project: Path):
     # PostgreSQL is the `postgres` profile: the server, and the service (built with the
     # postgres extra) migrated and served against it; nothing of it runs without it.
     profiled = {name for name, service in services.items() if "profiles" in service}
-    sentinel = {"redis-primary", "redis-replica", "sentinel", "app-sentinel"}
+    sentinel = {"redis-primary", "redis-replica", "sentinel", "app-sentinel", "proxy-sentinel"}
     redis = answers(project)["token_store"] == "redis"
-    assert profiled == {"postgres", "migrate-postgres", "app-postgres"} | (
+    assert profiled == {"postgres", "migrate-postgres", "app-postgres", "proxy-postgres"} | (
         sentinel if redis else set()
     )
+    # Every copy of the service is reached through its own nginx only.
+    apps = {"app": "proxy", "app-postgres": "proxy-postgres"}
+    if redis:
+        apps["app-sentinel"] = "proxy-sentinel"
+    for name, proxy in apps.items():
+        assert "ports" not in services[name], f"{name} is published: reach it by {proxy}"
+        assert services[proxy]["environment"]["APP_UPSTREAM"] == f"{name}:8000"
+        assert services[proxy]["image"].startswith("nginx:")
+        assert services[proxy]["volumes"] == [
+            "./deploy/proxy.conf.template:/etc/nginx/templates/default.conf.template:ro"
+        ]
+    assert app["environment"]["TRUSTED_PROXIES"]
     for name in profiled - sentinel:
         assert services[name]["profiles"] == ["postgres"], name
     if redis:
@@ -274,7 +286,9 @@ def test_compose_schema(project: Path):
             assert services[name]["profiles"] == ["sentinel"], name
         for name in ("redis-primary", "redis-replica"):
             command = " ".join(services[name]["command"])
-            for option in ("--maxmemory-policy noeviction", "--appendonly yes", "--appendfsync"):
+            for option in (
+                "--maxmemory-policy noeviction", "--appendonly yes", "--appendfsync always"
+            ):  # fmt: skip
                 assert option in command, name
         assert "--replicaof redis-primary 6379" in " ".join(services["redis-replica"]["command"])
         assert "sentinel monitor tokens redis-primary 6379" in services["sentinel"]["command"][-1]
@@ -303,8 +317,8 @@ def test_compose_schema(project: Path):
     app_postgres = services["app-postgres"]
     depends = app_postgres["depends_on"]
     assert depends["migrate-postgres"]["condition"] == "service_completed_successfully"
-    published = {port.split(":")[0] for port in app["ports"]}
-    assert not published & {port.split(":")[0] for port in app_postgres["ports"]}
+    published = [port.split(":")[0] for s in services.values() for port in s.get("ports", ())]
+    assert sorted(published) == ["8000", "8001"] + (["8002"] if redis else [])
     if answers(project)["token_store"] == "redis":
         assert depends["redis"]["condition"] == "service_healthy"
         redis_url = app_postgres["environment"]["REDIS_URL"]

@@ -1,9 +1,10 @@
-"""Slow clients against a real `python -m <package> serve` of Flask and Django, with the
-default settings: while 16 connections trickle their headers and 16 more their body, one
-byte a second, `GET /health` still answers within 3 s. With the memory store they trickle
-past gunicorn's 30 s worker timeout, and the session that lives in the server process
-still works afterwards. Body limits and the client address behind TRUSTED_PROXIES are
-what they were."""
+"""Slow clients against a real `python -m <package> serve`, with the default settings,
+started with the usual soft limit of 1024 descriptors: while 16 connections trickle their
+headers and 16 more their body, one byte a second, `GET /health` still answers within
+3 s (with the memory store past gunicorn's 30 s worker timeout, and the session that lives
+in the server process still works afterwards); 1,100 connections that send nothing keep
+no one out, and the server closes every unfinished request at its deadline. Body limits
+and the client address behind TRUSTED_PROXIES are what they were (Flask and Django)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import contextlib
 import http.client
 import itertools
 import json
+import os
+import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +40,8 @@ from conftest import (
 
 WSGI_FRAMEWORKS = ("flask", "django")
 CASES = [(framework, store) for framework in WSGI_FRAMEWORKS for store in ("redis", "memory")]
+IDLE_SOCKETS = 1100  # past the usual soft limit of 1024 descriptors a process starts with
+HEADER_SECONDS, BODY_SECONDS = 5, 10  # the deadlines of the protocol serve runs
 WORKER_TIMEOUT = 30  # gunicorn's default, which killed a worker stuck on a slow client
 PATIENCE = 3.0  # seconds a normal client waits for an answer
 
@@ -94,7 +100,7 @@ def login(server: Server, headers: dict | None = None) -> str:
 
 
 @contextlib.contextmanager
-def trickling(server: Server, count: int) -> Iterator[None]:
+def trickling(server: Server, count: int) -> Iterator[list[socket.socket]]:
     """``count`` connections send their headers one byte a second, and ``count`` more,
     whose headers are complete, send their 4000-byte body one byte a second."""
     streams = []
@@ -116,7 +122,7 @@ def trickling(server: Server, count: int) -> Iterator[None]:
     thread = threading.Thread(target=trickle, daemon=True)
     thread.start()
     try:
-        yield
+        yield [sock for sock, _ in streams]
     finally:
         done.set()
         thread.join()
@@ -147,7 +153,7 @@ def server(request, tmp_path: Path, venv_for) -> Iterator[Server]:
         redis_url = request.getfixturevalue("redis_url")
         env.update(REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix)
     log = tmp_path / "server.log"
-    process = start_service(python, project, env, log)
+    process = start_service(python, project, env, log, preexec_fn=usual_descriptor_limit)
     server = Server(framework, store, port, process, log)
     try:
         wait_for_health(process, lambda: call(server, "GET", "/health")[0] == 200, log)
@@ -156,6 +162,25 @@ def server(request, tmp_path: Path, venv_for) -> Iterator[Server]:
         stop(process)
         if store == "redis":
             delete_keys(redis_url, prefix)
+
+
+def usual_descriptor_limit() -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+
+def closed_by_server(sock: socket.socket, deadline: float) -> bool:
+    """Whether the server closes ``sock`` before ``deadline`` (what it sends is read)."""
+    try:
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            if not sock.recv(4096):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        pass
+    return False
 
 
 def case_id(case: tuple) -> str:
@@ -200,3 +225,94 @@ def test_body_limits_and_the_client_address_are_kept(server: Server):
     status, sessions = call(server, "GET", "/auth/sessions", headers=bearer(token))
     assert status == 200
     assert [session["client"] for session in sessions] == ["203.0.113.7"]
+
+
+@pytest.mark.parametrize(
+    "server", [(framework, "memory") for framework in ("fastapi", *WSGI_FRAMEWORKS)],
+    indirect=True, ids=case_id,
+)  # fmt: skip
+def test_requests_never_finished_are_closed_and_keep_no_one_out(server: Server):
+    token = login(server)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # this side holds them too
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * IDLE_SOCKETS)), hard))
+    started = time.monotonic()
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(IDLE_SOCKETS)]
+    try:
+        with trickling(server, 16) as trickled:
+            assert get(server, "/health") == 200
+            assert get(server, "/auth/me", token) == 200
+            headers_by = started + HEADER_SECONDS + PATIENCE
+            assert all(closed_by_server(sock, headers_by) for sock in idle)
+            heads, bodies = trickled[::2], trickled[1::2]
+            assert all(closed_by_server(sock, headers_by) for sock in heads)
+            bodies_by = started + BODY_SECONDS + PATIENCE
+            assert all(closed_by_server(sock, bodies_by) for sock in bodies)
+            assert get(server, "/auth/me", token) == 200
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+NGINX_MAIN = """
+daemon off;
+user root;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    include {dir}/default.conf;
+}}
+"""
+
+
+@pytest.mark.parametrize(
+    "server", [("flask", "memory", {"TRUSTED_PROXIES": "127.0.0.1"})], indirect=True, ids=case_id
+)
+def test_the_compose_proxy_config_serves_through_a_real_nginx(server: Server, tmp_path: Path):
+    """deploy/proxy.conf.template as compose's nginx image fills it in, on a real nginx
+    in front of a real serve: the client's own X-Forwarded-For never reaches the service,
+    and nginx's own errors are JSON."""
+    project = tmp_path / "project"
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    config = (project / "deploy" / "proxy.conf.template").read_text()
+    assert "listen 8000;" in config
+    config = config.replace("${APP_UPSTREAM}", f"127.0.0.1:{server.port}")
+    (tmp_path / "default.conf").write_text(config.replace("listen 8000;", f"listen {port};"))
+    (tmp_path / "nginx.conf").write_text(NGINX_MAIN.format(dir=tmp_path))
+    checked = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+    proxy = subprocess.Popen(
+        [nginx, "-c", str(tmp_path / "nginx.conf")], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    through = Server(server.framework, server.store, port, proxy, tmp_path / "error.log")
+    try:
+        wait_for_health(proxy, lambda: call(through, "GET", "/health")[0] == 200, through.log)
+        token = login(through, {"X-Forwarded-For": "198.51.100.9"})
+        status, sessions = call(through, "GET", "/auth/sessions", headers=bearer(token))
+        assert [session["client"] for session in sessions] == ["127.0.0.1"]
+        headers = {"Content-Type": "application/json"}
+        for size in (80_000, 200_000):  # the service's 413, then nginx's own
+            status, body = call(through, "POST", "/auth/login", b"x" * size, headers)
+            assert (status, body["code"]) == (413, "payload_too_large"), size
+        stop(server.process)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=PATIENCE)
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        assert response.status == 503
+        assert response.getheader("Retry-After") == "5"
+        assert json.loads(response.read())["code"] == "service_unavailable"
+        connection.close()
+    finally:
+        os.killpg(proxy.pid, signal.SIGTERM)
+        proxy.wait(timeout=10)
