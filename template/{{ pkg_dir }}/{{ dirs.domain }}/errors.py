@@ -119,6 +119,16 @@ class TooManyRequests(ServiceError, status=429, code="too_many_requests"):
         return {"Retry-After": str(self.retry_after)}
 
 
+class ServerBusy(ServiceError, status=503, code="server_busy"):
+    """Too many passwords are being checked right now; try again in a moment."""
+
+    retry_after = 1
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class StoreUnavailable(ServiceError, status=503, code="store_unavailable"):
     """The token store is unavailable."""
 
