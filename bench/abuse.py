@@ -18,7 +18,7 @@ probes' times (of every probe: a failed one's until it failed) and how many fail
   unknown email on its own keep-alive connection, the next once the last is answered. The
   login and registration rate limits are raised to 1000000/60 for this run, so that they
   do not hide the cost of the password hash: answers are counted by status, and those with
-  a ``Retry-After`` header.
+  a ``Retry-After`` header; a login unanswered after 10 s is counted as timed out.
 
 Loopback only; every server and socket is closed at the end, also on an error or Ctrl-C.
 The bench raises its own soft descriptor limit to the hard one, for its sockets.
@@ -288,7 +288,7 @@ class LoginFlood:
 
     def __init__(self, port: int, clients: int) -> None:
         self.port = port
-        self.answers = Counter()  # status, or "failed"
+        self.answers = Counter()  # status, "timed out" or "failed (the error)"
         self.retry_after = 0
         self.lock = threading.Lock()
         self.done = threading.Event()
@@ -308,8 +308,9 @@ class LoginFlood:
                 response = connection.getresponse()
                 response.read()
                 answer, retry = response.status, response.getheader("Retry-After") is not None
-            except (OSError, http.client.HTTPException):
-                answer = "failed"
+            except (OSError, http.client.HTTPException) as error:
+                timed_out = isinstance(error, TimeoutError)
+                answer = "timed out" if timed_out else f"failed ({type(error).__name__})"
                 if connection is not None:
                     connection.close()
                 connection = None
