@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -77,12 +78,13 @@ def start_cluster(workdir: Path) -> tuple[list[subprocess.Popen], list[int]]:
     return [process for process, _ in nodes], ports
 
 
-def render(destination: Path, framework: str) -> Path:
-    """The default variant of ``framework`` (Redis store, SQLite users) with a virtualenv."""
+def render(destination: Path, framework: str, ref: str = "HEAD") -> Path:
+    """The default variant of ``framework`` (Redis store, SQLite users) with a virtualenv,
+    rendered from the template at the git ``ref`` (HEAD includes uncommitted changes)."""
     warnings.filterwarnings("ignore", category=copier.errors.DirtyLocalWarning)
     copier.run_copy(
         str(ROOT), str(destination), data={"project_name": "Bench Service", "framework": framework},
-        defaults=True, quiet=True, vcs_ref="HEAD",
+        defaults=True, quiet=True, vcs_ref=ref,
     )  # fmt: skip
     uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
@@ -113,10 +115,26 @@ def call(base: str, method: str, path: str, body=None, token=None) -> tuple[int,
         return error.code, json.loads(raw) if raw else None
 
 
-class Service:
-    """``python -m <package> serve`` of a rendered project, migrated on its own SQLite."""
+def soft_descriptor_limit(limit: int):
+    """A ``preexec_fn`` that starts the child with this soft RLIMIT_NOFILE (at most the hard
+    limit, which stays as it is)."""
 
-    def __init__(self, project: Path, python: Path, workdir: Path, **settings: str) -> None:
+    def apply() -> None:
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return apply
+
+
+class Service:
+    """``python -m <package> serve`` of a rendered project, migrated on its own SQLite;
+    ``descriptors``: the soft descriptor limit it is started with (else this process')."""
+
+    def __init__(
+        self, project: Path, python: Path, workdir: Path, *, descriptors: int | None = None,
+        **settings: str,
+    ) -> None:  # fmt: skip
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -135,6 +153,7 @@ class Service:
         self.process = subprocess.Popen(
             [str(python), "-m", PACKAGE, "serve"], cwd=project, env=env,
             stdout=self.log, stderr=self.log,
+            preexec_fn=soft_descriptor_limit(descriptors) if descriptors else None,
         )  # fmt: skip
 
         def healthy() -> bool:
@@ -145,7 +164,11 @@ class Service:
             except OSError:
                 return False
 
-        wait_until(healthy, f"the server on port {self.port}", 60)
+        try:
+            wait_until(healthy, f"the server on port {self.port}", 60)
+        except BaseException:  # a timeout or Ctrl-C: the caller never gets it to stop
+            self.stop()
+            raise
 
     def login(self, email: str) -> dict:
         credentials = {"email": email, "password": PASSWORD}

@@ -1,7 +1,8 @@
-"""bench/compare.py still runs from end to end, so that it cannot rot: one round of one
-second in each framework, at 1 worker only (2 would double the time; the code paths are
-the same), with 8 connections (fewer logins to make the refresh chains). Its figures are
-only checked to be there and not zero: the benchmark prints speed, no test times it."""
+"""The benchmarks still run from end to end, so that they cannot rot. bench/compare.py:
+one round of one second in each framework, at 1 worker only (2 would double the time; the
+code paths are the same), with 8 connections (fewer logins to make the refresh chains).
+bench/abuse.py: Flask only, 30 slow sockets, 4 login clients, phases of one second. Their
+figures are only checked to be there: the benchmarks print speed, no test times it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ PEERS = {
 FRAMEWORKS = tuple(PEERS)
 NUMBER = r"\d+(?:\.\d+)?"
 SPREAD = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"  # median (min–max)
+PHASES = ["before", "during", "after"]  # bench/abuse.py's
+PROBE_COLUMNS = ["phase"] + [
+    f"{path} {figure}"
+    for path in ("/health", "/auth/me")
+    for figure in ("p50 ms", "max ms", "failed")
+]
 
 
 def tables(output: str) -> dict[str, list[list[str]]]:
@@ -100,3 +107,43 @@ def test_compare_prints_every_table_with_figures(tmp_path):
     assert len(memory) == 3 * len(FRAMEWORKS), memory
     for row in memory:
         assert all(float(cell) > 0 for cell in row[3:6]), row  # processes, MiB, MiB
+
+
+def test_abuse_prints_every_phase_of_both_attacks(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(TEMPLATE_ROOT / "bench" / "abuse.py"),
+         "--frameworks", "flask", "--sockets", "30", "--logins", "4", "--seconds", "1"],
+        cwd=tmp_path, env=child_env(TMPDIR=str(tmp_path), UV_PYTHON_DOWNLOADS="never"),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    output = result.stdout
+    assert result.returncode == 0, tail(output + result.stderr)
+    assert re.search(r"^template: [0-9a-f]{7,} \(HEAD\)$", output, re.MULTILINE), output
+    found = tables(output)
+    assert [heading.split(" (")[0] for heading in found] == [
+        "### flask: slow sockets",
+        "### flask: login flood",
+    ], output
+    for heading, table in found.items():
+        assert table[0] == PROBE_COLUMNS, (heading, table)
+        assert [row[0] for row in table[1:]] == PHASES, (heading, table)
+        for row in table[1:]:
+            for p50, most, failed in (row[1:4], row[4:7]):
+                assert 0 <= float(p50) <= float(most), (heading, row)
+                assert re.fullmatch(r"\d+ of [1-9]\d*", failed), (heading, row)
+    held = re.search(
+        r"^sockets: 30 held open by reopening \(at the end (\d+) connected, (\d+) still "
+        r"connecting\); closed by the server: \d+; its answers: .+; connects (\d+), "
+        r"failed \d+; the server's descriptors: at most [1-9]\d*$",
+        output, re.MULTILINE,
+    )  # fmt: skip
+    assert held, output
+    assert int(held.group(1)) + int(held.group(2)) <= 30 <= int(held.group(3)), held.group(0)
+    logins = re.search(
+        r"^logins answered: 200 ×\d+, 401 ×\d+, 429 ×\d+, 503 ×\d+; other: .+; "
+        r"with Retry-After: \d+; total ([1-9]\d*)$",
+        output, re.MULTILINE,
+    )  # fmt: skip
+    assert logins, output
+    # The service was started at 1024 descriptors; the line says what it runs with.
+    assert len(re.findall(r"^server: soft descriptor limit \w+ once started", output, re.M)) == 2
