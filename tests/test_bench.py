@@ -147,3 +147,21 @@ def test_abuse_prints_every_phase_of_both_attacks(tmp_path):
     assert logins, output
     # The service was started at 1024 descriptors; the line says what it runs with.
     assert len(re.findall(r"^server: soft descriptor limit \w+ once started", output, re.M)) == 2
+
+
+def test_forgot_prints_both_kinds_of_email_with_a_slow_smtp_server(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(TEMPLATE_ROOT / "bench" / "forgot.py"),
+         "--frameworks", "fastapi", "--requests", "5", "--smtp-seconds", "0.5"],
+        cwd=tmp_path, env=child_env(TMPDIR=str(tmp_path), UV_PYTHON_DOWNLOADS="never"),
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    output = result.stdout
+    assert result.returncode == 0, tail(output + result.stderr)
+    (table,) = tables(output).values()
+    assert table[0] == ["email", "requests", "median ms", "p99 ms", "max ms"], table
+    assert [row[:2] for row in table[1:]] == [["known", "5"], ["unknown", "5"]], table
+    for row in table[1:]:
+        median, p99, most = map(float, row[2:])
+        assert 0 < median <= p99 <= most, row
+    assert re.search(r"^known ÷ unknown median: \d+\.\d\d; 10 requests in ", output, re.M), output

@@ -65,6 +65,14 @@ class WrongPassword(ServiceError, status=403, code="invalid_credentials"):
     """The current password is wrong."""
 
 
+class EmailNotVerified(ServiceError, status=403, code="email_not_verified"):
+    """Verify your email address first: open the link mailed to you, or ask for a new one."""
+
+
+class InvalidLink(ServiceError, status=400, code="invalid_link"):
+    """This link is invalid or has expired; ask for a new one."""
+
+
 class NotFound(ServiceError, status=404, code="not_found"):
     """Not found."""
 
@@ -138,3 +146,20 @@ class RevocationUnconfirmed(StoreUnavailable):
     # it in time, so a failover could undo it. Answered 503: the revocation stands and is
     # safe to retry.
     pass
+
+
+class DatabaseUnavailable(ServiceError, status=503, code="database_unavailable"):
+    """The users database is unavailable."""
+
+
+class Unhealthy(ServiceError, status=503):
+    # ``/health`` while a part cannot be reached: the code and detail of the first part
+    # down, and each part: "unavailable", else the store's name and the database's "ok".
+
+    def __init__(self, cause: ServiceError, parts: dict[str, str]) -> None:
+        super().__init__(cause.detail)
+        self.code = cause.code
+        self.parts = parts
+
+    def body(self) -> dict[str, str]:
+        return {**super().body(), "status": "unavailable", **self.parts}

@@ -31,3 +31,11 @@ class RateLimits:
     register: RateLimit | None  # registrations per client address
     password: RateLimit | None  # wrong current passwords per session
     ipv6_prefix: int = 64  # the network length an IPv6 client address counts as
+    email: RateLimit | None = None  # mails caused, per address mailed and per client
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    frontend_url: str  # links open <frontend_url>/reset-password?token=... and so on
+    reset_ttl: int  # seconds a password reset link lives
+    verification_ttl: int  # seconds an email verification (or change) link lives

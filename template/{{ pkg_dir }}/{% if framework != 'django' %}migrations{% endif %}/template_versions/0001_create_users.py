@@ -1,4 +1,4 @@
-"""Create the users table.
+"""Create the users table: the root of the template's branch.
 
 Revision ID: 0001
 Revises:
@@ -10,7 +10,7 @@ from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
+branch_labels = ("template",)  # the template's migrations; yours are on "project"
 depends_on = None
 
 
