@@ -54,15 +54,20 @@ def rows(found: dict, heading: str, last_column: str) -> list[list[str]]:
     return body
 
 
-def test_compare_prints_every_table_with_figures(tmp_path):
+def run_bench(tmp_path, script: str, *args: str, timeout: float) -> str:
+    """What ``bench/<script>.py args`` prints, run as a user would; fails on its errors."""
     result = subprocess.run(
-        [sys.executable, str(TEMPLATE_ROOT / "bench" / "compare.py"),
-         "--rounds", "1", "--seconds", "1", "--workers", "1", "--connections", "8"],
+        [sys.executable, str(TEMPLATE_ROOT / "bench" / f"{script}.py"), *args],
         cwd=tmp_path, env=child_env(TMPDIR=str(tmp_path), UV_PYTHON_DOWNLOADS="never"),
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900,
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
-    output = result.stdout
-    assert result.returncode == 0, tail(output + result.stderr)
+    assert result.returncode == 0, tail(result.stdout + result.stderr)
+    return result.stdout
+
+
+def test_compare_prints_every_table_with_figures(tmp_path):
+    options = "--rounds 1 --seconds 1 --workers 1 --connections 8"
+    output = run_bench(tmp_path, "compare", *options.split(), timeout=900)
     assert re.search(r"^machine: .+, \d+ cores", output, re.MULTILINE), output
     assert re.search(rf"^load average before: {NUMBER} {NUMBER} {NUMBER}$", output, re.M)
     assert re.search(rf"^load average after: {NUMBER} {NUMBER} {NUMBER}$", output, re.M)
@@ -110,14 +115,8 @@ def test_compare_prints_every_table_with_figures(tmp_path):
 
 
 def test_abuse_prints_every_phase_of_both_attacks(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(TEMPLATE_ROOT / "bench" / "abuse.py"),
-         "--frameworks", "flask", "--sockets", "30", "--logins", "4", "--seconds", "1"],
-        cwd=tmp_path, env=child_env(TMPDIR=str(tmp_path), UV_PYTHON_DOWNLOADS="never"),
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    output = result.stdout
-    assert result.returncode == 0, tail(output + result.stderr)
+    options = "--frameworks flask --sockets 30 --logins 4 --seconds 1"
+    output = run_bench(tmp_path, "abuse", *options.split(), timeout=300)
     assert re.search(r"^template: [0-9a-f]{7,} \(HEAD\)$", output, re.MULTILINE), output
     found = tables(output)
     assert [heading.split(" (")[0] for heading in found] == [
@@ -150,14 +149,8 @@ def test_abuse_prints_every_phase_of_both_attacks(tmp_path):
 
 
 def test_forgot_prints_both_kinds_of_email_with_a_slow_smtp_server(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(TEMPLATE_ROOT / "bench" / "forgot.py"),
-         "--frameworks", "fastapi", "--requests", "5", "--smtp-seconds", "0.5"],
-        cwd=tmp_path, env=child_env(TMPDIR=str(tmp_path), UV_PYTHON_DOWNLOADS="never"),
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    output = result.stdout
-    assert result.returncode == 0, tail(output + result.stderr)
+    options = "--frameworks fastapi --requests 5 --smtp-seconds 0.5"
+    output = run_bench(tmp_path, "forgot", *options.split(), timeout=300)
     (table,) = tables(output).values()
     assert table[0] == ["email", "requests", "median ms", "p99 ms", "max ms"], table
     assert [row[:2] for row in table[1:]] == [["known", "5"], ["unknown", "5"]], table
