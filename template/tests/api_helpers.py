@@ -41,9 +41,19 @@ def token_header(token: str) -> dict:
     return jwt.get_unverified_header(token)
 
 
-def forge(key: str, payload: dict, typ: str = "at+jwt", algorithm: str = "HS256") -> str:
-    """``payload`` signed with ``key`` by PyJWT, as the service signs its own tokens."""
-    return jwt.encode(payload, key, algorithm=algorithm, headers={"typ": typ})
+def hmac_kid(secret: str) -> str:
+    """The ``kid`` of the HMAC key ``secret``: its RFC 7638 thumbprint."""
+    members = json.dumps({"k": b64(secret.encode()), "kty": "oct"}, separators=(",", ":"))
+    return b64(hashlib.sha256(members.encode()).digest())
+
+
+def forge(
+    key, payload: dict, typ: str = "at+jwt", algorithm: str = "HS256", kid: str | None = None
+) -> str:
+    """``payload`` signed with ``key`` by PyJWT, as the service signs its own tokens; the
+    ``kid`` is that of the HMAC key ``key`` unless given."""
+    kid = kid if kid is not None else hmac_kid(key)
+    return jwt.encode(payload, key, algorithm=algorithm, headers={"typ": typ, "kid": kid})
 
 
 def b64(data) -> str:
@@ -61,7 +71,8 @@ def signed(key: str, header: str, payload: str) -> str:
 
 def sign_raw(key: str, payload: dict, typ: str = "at+jwt") -> str:
     """HS256 by hand, for payloads PyJWT refuses to encode (a list ``iss``, infinities)."""
-    return signed(key, b64({"alg": "HS256", "typ": typ}), b64(payload))
+    header = {"alg": "HS256", "kid": hmac_kid(key), "typ": typ}
+    return signed(key, b64(header), b64(payload))
 
 
 # -- sessions over HTTP -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from api_helpers import (
     b64,
     claims,
     forge,
+    hmac_kid,
     me,
     refresh,
     sign_raw,
@@ -200,7 +201,8 @@ ACCESS_ATTACKS = {
     "alg-none-upper": lambda key, payload: (
         f"{b64({'alg': 'None', 'typ': 'at+jwt'})}.{b64(payload)}."
     ),
-    "wrong-key": lambda key, payload: forge("k" * 64, payload),
+    "wrong-key": lambda key, payload: forge("k" * 64, payload, kid=hmac_kid(key)),
+    "unknown-kid": lambda key, payload: forge(key, payload, kid=hmac_kid("k" * 64)),
     "hs512": lambda key, payload: forge(key, payload, algorithm="HS512"),
     "hs384": lambda key, payload: forge(key, payload, algorithm="HS384"),
     "wrong-iss": _with(iss="someone-else"),
@@ -274,7 +276,7 @@ def test_access_token_is_refused_at_refresh(client, pair):
 REFRESH_ATTACKS = {
     "garbage": lambda key, payload: "garbage",
     "alg-none": lambda key, payload: f"{b64({'alg': 'none', 'typ': 'rt+jwt'})}.{b64(payload)}.",
-    "wrong-key": lambda key, payload: forge("k" * 64, payload, "rt+jwt"),
+    "wrong-key": lambda key, payload: forge("k" * 64, payload, "rt+jwt", kid=hmac_kid(key)),
     "hs512": lambda key, payload: forge(key, payload, "rt+jwt", algorithm="HS512"),
     "wrong-iss": lambda key, payload: forge(key, {**payload, "iss": "x"}, "rt+jwt"),
     "wrong-aud": lambda key, payload: forge(key, {**payload, "aud": "x"}, "rt+jwt"),

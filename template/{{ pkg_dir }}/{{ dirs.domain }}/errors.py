@@ -85,6 +85,14 @@ class PayloadTooLarge(ServiceError, status=413, code="payload_too_large"):
     """The request body is too large."""
 
 
+class InvalidClient(ServiceError, status=401, code="invalid_client"):
+    """Client authentication failed: send this service's client id and secret with HTTP Basic."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Basic realm="introspection"'}
+
+
 class TokenError(ServiceError, status=401):
     # A token that may not pass: 401 with the RFC 6750 challenge.
     challenge = 'Bearer error="invalid_token"'
