@@ -33,6 +33,7 @@ RING_ALGORITHMS = ("HS256", "EdDSA", "ES256")  # what a ring file may hold
 HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 MIN_SECRET_BYTES = 32
 STATES = ("next", "current", "retired")
+RING_MEMBERS = frozenset({"kid", "alg", "state", "retired_at", "use"})  # beside the JWK's own
 # Members of a JWK that only the service may see: the HMAC secret, the private scalar.
 PRIVATE_MEMBERS = frozenset({"k", "d", "p", "q", "dp", "dq", "qi", "oth"})
 # base64url to standard base64, and the standard alphabet's "+" and "/" to characters
@@ -213,7 +214,9 @@ class SigningKey:
     def public_jwk(self) -> dict | None:
         """The JWKS entry: public members only; ``None`` for an HMAC secret."""
         public = self._impl.public()
-        return None if public is None else {**public, "kid": self.kid, "alg": self.alg, "use": "sig"}
+        if public is None:
+            return None
+        return {**public, "kid": self.kid, "alg": self.alg, "use": "sig"}
 
     def as_stored(self) -> dict:
         stored = {**self.jwk, "kid": self.kid, "alg": self.alg, "state": self.state}
@@ -242,9 +245,9 @@ class SigningKey:
             raise KeyRingError(f"a key's alg is {alg!r}, not one of {', '.join(RING_ALGORITHMS)}")
         if state not in STATES:
             raise KeyRingError(f"a key's state is {state!r}, not one of {', '.join(STATES)}")
-        if retired_at is not None and (isinstance(retired_at, bool) or not isinstance(retired_at, int)):
+        if retired_at is not None and type(retired_at) is not int:
             raise KeyRingError("a key's retired_at is not a whole number of seconds")
-        jwk = {k: v for k, v in stored.items() if k not in ("kid", "alg", "state", "retired_at", "use")}
+        jwk = {k: v for k, v in stored.items() if k not in RING_MEMBERS}
         try:
             kid = thumbprint(jwk)
         except (KeyError, TypeError):
