@@ -1,7 +1,8 @@
 """The benchmarks still run from end to end, so that they cannot rot. bench/compare.py:
 one round of one second in each framework, at 1 worker only (2 would double the time; the
 code paths are the same), with 8 connections (fewer logins to make the refresh chains).
-bench/abuse.py: Flask only, 30 slow sockets, 4 login clients, phases of one second. Their
+bench/abuse.py: Flask only, 30 slow sockets, 4 login clients, phases of one second.
+bench/keys.py: FastAPI only, one round of one second per algorithm and route. Their
 figures are only checked to be there: the benchmarks print speed, no test times it."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ FRAMEWORKS = tuple(PEERS)
 NUMBER = r"\d+(?:\.\d+)?"
 SPREAD = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"  # median (min–max)
 PHASES = ["before", "during", "after"]  # bench/abuse.py's
+ALGORITHMS = ["HS256", "EdDSA", "ES256"]  # bench/keys.py's, HS256 the baseline
 PROBE_COLUMNS = ["phase"] + [
     f"{path} {figure}"
     for path in ("/health", "/auth/me")
@@ -158,3 +160,43 @@ def test_forgot_prints_both_kinds_of_email_with_a_slow_smtp_server(tmp_path):
         median, p99, most = map(float, row[2:])
         assert 0 < median <= p99 <= most, row
     assert re.search(r"^known ÷ unknown median: \d+\.\d\d; 10 requests in ", output, re.M), output
+
+
+def test_keys_prints_each_algorithm_for_both_routes(tmp_path):
+    options = "--frameworks fastapi --rounds 1 --seconds 1 --connections 8"
+    output = run_bench(tmp_path, "keys", *options.split(), timeout=300)
+    assert re.search(rf"^load average before: {NUMBER} {NUMBER} {NUMBER}$", output, re.M), output
+    assert re.search(rf"^load average after: {NUMBER} {NUMBER} {NUMBER}$", output, re.M)
+    # Every run printed as it went: 3 algorithms × 2 routes in the one round.
+    runs = re.findall(
+        r"^  fastapi round 1 (GET /auth/me|POST /auth/introspect) +(\w+) ", output, re.M
+    )
+    assert sorted(runs) == sorted(
+        (route, algorithm)
+        for route in ("GET /auth/me", "POST /auth/introspect")
+        for algorithm in ALGORITHMS
+    ), output
+    found = tables(output)
+
+    loaded = rows(found, "### Signing algorithms", "CPU ÷ HS256")
+    assert [(row[0], row[1], row[2]) for row in loaded] == [
+        ("fastapi", route, algorithm)
+        for route in ("`GET /auth/me`", "`POST /auth/introspect`")
+        for algorithm in ALGORITHMS
+    ], loaded
+    for row in loaded:
+        rate, per_round, rate_ratio, cpu, cpu_ratio = row[3:]
+        assert float(rate) > 0, row
+        assert per_round == rate, row  # one round: its figure is the median
+        assert float(cpu) > 0, row  # server CPU µs per request
+        if row[2] == "HS256":
+            assert (rate_ratio, cpu_ratio) == ("1", "1"), row
+        else:
+            assert re.fullmatch(SPREAD, rate_ratio), row
+            assert re.fullmatch(SPREAD, cpu_ratio), row
+            assert float(rate_ratio.split()[0]) > 0, row
+
+    codec = rows(found, "### The service's token codec", "÷ HS256")
+    assert [row[:2] for row in codec] == [["fastapi", a] for a in ALGORITHMS], codec
+    for row in codec:
+        assert all(float(cell) > 0 for cell in row[2:]), row  # µs and ratios
