@@ -132,7 +132,7 @@ def run_framework(framework: str, args, wrk_bin: str, workdir: Path) -> tuple[li
                 "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
                 "REDIS_KEY_PREFIX": f"bench-metrics-{uuid.uuid4().hex[:8]}:",
             }
-            service, _ = on_a_free_port(
+            service = on_a_free_port(
                 lambda where, s=state, env=settings: Service(
                     projects[s], pythons[s], where, **env
                 ),
