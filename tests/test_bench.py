@@ -2,7 +2,8 @@
 one round of one second in each framework, at 1 worker only (2 would double the time; the
 code paths are the same), with 8 connections (fewer logins to make the refresh chains).
 bench/abuse.py: Flask only, 30 slow sockets, 4 login clients, phases of one second.
-bench/keys.py: FastAPI only, one round of one second per algorithm and route. Their
+bench/keys.py: FastAPI only, one round of one second per algorithm and route.
+bench/metrics.py: Flask only, one round of one second with metrics on and off. Their
 figures are only checked to be there: the benchmarks print speed, no test times it."""
 
 from __future__ import annotations
@@ -200,3 +201,20 @@ def test_keys_prints_each_algorithm_for_both_routes(tmp_path):
     assert [row[:2] for row in codec] == [["fastapi", a] for a in ALGORITHMS], codec
     for row in codec:
         assert all(float(cell) > 0 for cell in row[2:]), row  # µs and ratios
+
+
+def test_metrics_prints_req_per_second_on_and_off(tmp_path):
+    options = "--frameworks flask --rounds 1 --seconds 1 --connections 8"
+    output = run_bench(tmp_path, "metrics", *options.split(), timeout=300)
+    assert "  on serves GET /metrics, off answers it 404" in output, output
+    runs = re.findall(r"^  flask +round 1 metrics (on|off) +(\S+) req/s", output, re.M)
+    assert sorted(state for state, _ in runs) == ["off", "on"], output
+    (loaded,) = rows(tables(output), "### GET /auth/me", "off")
+    framework, rate_on, rate_off, ratio, per_round, cpu_on, cpu_off = loaded
+    assert framework == "flask", loaded
+    assert float(rate_on) > 0, loaded
+    assert float(rate_off) > 0, loaded
+    assert re.fullmatch(SPREAD, ratio), loaded
+    assert per_round == f"{rate_on} / {rate_off}", loaded
+    assert float(cpu_on) > 0, loaded
+    assert float(cpu_off) > 0, loaded

@@ -7,13 +7,56 @@ SIGTERM again. Python's default is to die of it at once, skipping ``atexit``; th
 handler it finds here exits normally instead. ``multiprocessing`` imports this module
 again at the start of every worker process it spawns (it is the main module), so each
 worker has the same handler before uvicorn starts in it.
+
+With ``WORKERS`` > 1 the workers keep their metrics in files of one directory
+(prometheus-client's multiprocess mode): ``serve`` prepares it, and this process, the
+workers' parent, empties it when they are all gone.
 """
 
+import os
+import shutil
 import signal
+import tempfile
+from pathlib import Path
+
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# Set when serve made the directory itself: it is removed, not only emptied, at exit.
+TEMPORARY_METRICS_DIR = "TRIPWIRE_TEMPORARY_METRICS_DIR"
 
 
 def exit_normally(signum, frame) -> None:
     raise SystemExit(0)  # a stop that was asked for, and carried out
+
+
+def prepare_metrics_dir(workers: int, directory: str) -> None:
+    """Just before the workers start (they inherit the environment): with more than one,
+    ``PROMETHEUS_MULTIPROC_DIR`` is ``directory`` (``PROMETHEUS_MULTIPROC_DIR`` as given),
+    emptied of an earlier run's values, or a new temporary one; with one, unset (the
+    process's own registry holds every value)."""
+    os.environ.pop(METRICS_DIR, None)
+    if workers == 1:
+        return
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        empty_metrics_dir(directory)
+    else:
+        directory = os.environ[TEMPORARY_METRICS_DIR] = tempfile.mkdtemp(prefix="metrics-")
+    os.environ[METRICS_DIR] = directory
+
+
+def empty_metrics_dir(directory: str) -> None:
+    for values in Path(directory).glob("*.db"):
+        values.unlink(missing_ok=True)
+
+
+def clean_metrics_dir() -> None:
+    directory = os.environ.get(METRICS_DIR)
+    if not directory:
+        return
+    if os.environ.get(TEMPORARY_METRICS_DIR) == directory:
+        shutil.rmtree(directory, ignore_errors=True)
+    else:
+        empty_metrics_dir(directory)
 
 
 signal.signal(signal.SIGTERM, exit_normally)
@@ -21,4 +64,7 @@ signal.signal(signal.SIGTERM, exit_normally)
 if __name__ == "__main__":
     from uvicorn.main import main
 
-    main()
+    try:
+        main()
+    finally:
+        clean_metrics_dir()  # the workers have stopped: their values go with them
