@@ -170,15 +170,18 @@ def _requirement_name(requirement: str) -> str:
 
 
 def project_requirements(project_dir: Path) -> tuple[str, list[str]]:
-    """(python version, sorted deps) of a rendered project: dependencies + the dev extra.
+    """(python version, sorted deps) of a rendered project: dependencies + the dev extra
+    + the dev dependency group (what ``uv run`` installs; the two list the same tools).
 
     A self-reference such as ``demo-service[redis]`` is expanded to that extra's deps.
     """
-    meta = tomllib.loads((project_dir / "pyproject.toml").read_text())["project"]
+    pyproject = tomllib.loads((project_dir / "pyproject.toml").read_text())
+    meta = pyproject["project"]
     extras = meta.get("optional-dependencies", {})
+    group = [g for g in pyproject.get("dependency-groups", {}).get("dev", []) if isinstance(g, str)]
     own_name = _requirement_name(meta["name"])
     deps: set[str] = set()
-    pending, seen = list(meta.get("dependencies", [])) + list(extras.get("dev", [])), set()
+    pending, seen = [*meta.get("dependencies", []), *extras.get("dev", []), *group], set()
     while pending:
         requirement = pending.pop()
         if _requirement_name(requirement) != own_name:

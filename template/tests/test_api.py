@@ -4,6 +4,7 @@ Tokens are forged from a decoded real token, so that each attack differs in one 
 """
 
 import json
+import secrets
 from datetime import datetime
 
 import pytest
@@ -194,6 +195,7 @@ def _with(**changes):
 
 
 # Each attack: (the service's key, the claims of a real token) -> a forged token.
+WRONG_KEY = secrets.token_urlsafe(48)  # a key the service does not have
 ACCESS_ATTACKS = {
     "garbage": lambda key, payload: "garbage",
     "three-garbage-parts": lambda key, payload: "a.b.c",
@@ -201,8 +203,8 @@ ACCESS_ATTACKS = {
     "alg-none-upper": lambda key, payload: (
         f"{b64({'alg': 'None', 'typ': 'at+jwt'})}.{b64(payload)}."
     ),
-    "wrong-key": lambda key, payload: forge("k" * 64, payload, kid=hmac_kid(key)),
-    "unknown-kid": lambda key, payload: forge(key, payload, kid=hmac_kid("k" * 64)),
+    "wrong-key": lambda key, payload: forge(WRONG_KEY, payload, kid=hmac_kid(key)),
+    "unknown-kid": lambda key, payload: forge(key, payload, kid=hmac_kid(WRONG_KEY)),
     "hs512": lambda key, payload: forge(key, payload, algorithm="HS512"),
     "hs384": lambda key, payload: forge(key, payload, algorithm="HS384"),
     "wrong-iss": _with(iss="someone-else"),
@@ -276,7 +278,7 @@ def test_access_token_is_refused_at_refresh(client, pair):
 REFRESH_ATTACKS = {
     "garbage": lambda key, payload: "garbage",
     "alg-none": lambda key, payload: f"{b64({'alg': 'none', 'typ': 'rt+jwt'})}.{b64(payload)}.",
-    "wrong-key": lambda key, payload: forge("k" * 64, payload, "rt+jwt", kid=hmac_kid(key)),
+    "wrong-key": lambda key, payload: forge(WRONG_KEY, payload, "rt+jwt", kid=hmac_kid(key)),
     "hs512": lambda key, payload: forge(key, payload, "rt+jwt", algorithm="HS512"),
     "wrong-iss": lambda key, payload: forge(key, {**payload, "iss": "x"}, "rt+jwt"),
     "wrong-aud": lambda key, payload: forge(key, {**payload, "aud": "x"}, "rt+jwt"),
