@@ -715,6 +715,25 @@ def report(results: dict, args) -> None:
     )
 
 
+def start_report(script: str, args, workers: str, template_note: str = "") -> str:
+    """Print what a run is (command, template, machine, load, tool versions, load shape);
+    return the wrk binary."""
+    wrk_bin = ensure_wrk()
+    wrk_version = subprocess.run([wrk_bin, "-v"], capture_output=True, text=True).stdout.split()
+    redis_version = subprocess.run(
+        [shutil.which("redis-server") or "redis-server", "--version"],
+        capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    print(f"command: {' '.join([script, *sys.argv[1:]])}")
+    print(f"template: {template_revision()}{template_note}")
+    print(f"machine: {machine()}")
+    print(f"load average before: {load_average()}")
+    print(f"wrk {wrk_version[1]}, redis-server {redis_version[2].removeprefix('v=')}; "
+          f"wrk -t{THREADS} -c{args.connections} -d{args.seconds}s per run, "
+          f"{args.rounds} rounds, {workers}", flush=True)  # fmt: skip
+    return wrk_bin
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frameworks", nargs="+", default=list(PEERS), choices=list(PEERS))
@@ -724,19 +743,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     started = time.monotonic()
-    wrk_bin = ensure_wrk()
-    wrk_version = subprocess.run([wrk_bin, "-v"], capture_output=True, text=True).stdout.split()
-    redis_version = subprocess.run(
-        [shutil.which("redis-server") or "redis-server", "--version"],
-        capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
-    print(f"command: {' '.join(['bench/compare.py', *sys.argv[1:]])}")
-    print(f"template: {template_revision()}")
-    print(f"machine: {machine()}")
-    print(f"load average before: {load_average()}")
-    print(f"wrk {wrk_version[1]}, redis-server {redis_version[2].removeprefix('v=')}; "
-          f"wrk -t{THREADS} -c{args.connections} -d{args.seconds}s per run, "
-          f"{args.rounds} rounds, workers {' and '.join(map(str, args.workers))}")  # fmt: skip
+    workers = f"workers {' and '.join(map(str, args.workers))}"
+    wrk_bin = start_report("bench/compare.py", args, workers)
     failures = 0
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="tripwire-bench-") as tmp:

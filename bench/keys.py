@@ -35,7 +35,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -51,16 +50,14 @@ from pathlib import Path
 import redis
 from compare import (
     THREADS,
-    ensure_wrk,
     freeze,
     load_average,
-    machine,
     milliseconds,
     on_a_free_port,
     process_tree,
     settle,
     spread,
-    template_revision,
+    start_report,
 )
 from servers import PACKAGE, Service, render, start_redis, stop_all
 
@@ -370,19 +367,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     started = time.monotonic()
-    wrk_bin = ensure_wrk()
-    wrk_version = subprocess.run([wrk_bin, "-v"], capture_output=True, text=True).stdout.split()
-    redis_version = subprocess.run(
-        [shutil.which("redis-server") or "redis-server", "--version"],
-        capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
-    print(f"command: {' '.join(['bench/keys.py', *sys.argv[1:]])}")
-    print(f"template: {template_revision()}")
-    print(f"machine: {machine()}")
-    print(f"load average before: {load_average()}")
-    print(f"wrk {wrk_version[1]}, redis-server {redis_version[2].removeprefix('v=')}; "
-          f"wrk -t{THREADS} -c{args.connections} -d{args.seconds}s per run, "
-          f"{args.rounds} rounds, 1 worker", flush=True)  # fmt: skip
+    wrk_bin = start_report("bench/keys.py", args, "1 worker")
     results: dict[str, list[Ring]] = {}
     codecs: dict[str, dict] = {}
     failures = 0

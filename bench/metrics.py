@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,16 +36,14 @@ from pathlib import Path
 import redis
 from compare import (
     THREADS,
-    ensure_wrk,
     freeze,
     load_average,
-    machine,
     milliseconds,
     on_a_free_port,
     process_tree,
     settle,
     spread,
-    template_revision,
+    start_report,
 )
 from keys import cpu_seconds
 from servers import ROOT, Service, render, start_redis, stop_all
@@ -194,19 +191,7 @@ def main() -> int:
     args = parser.parse_args()
     args.off_ref = args.off_ref or before_metrics()
     started = time.monotonic()
-    wrk_bin = ensure_wrk()
-    wrk_version = subprocess.run([wrk_bin, "-v"], capture_output=True, text=True).stdout.split()
-    redis_version = subprocess.run(
-        [shutil.which("redis-server") or "redis-server", "--version"],
-        capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
-    print(f"command: {' '.join(['bench/metrics.py', *sys.argv[1:]])}")
-    print(f"template: {template_revision()}; off: {args.off_ref}")
-    print(f"machine: {machine()}")
-    print(f"load average before: {load_average()}")
-    print(f"wrk {wrk_version[1]}, redis-server {redis_version[2].removeprefix('v=')}; "
-          f"wrk -t{THREADS} -c{args.connections} -d{args.seconds}s per run, "
-          f"{args.rounds} rounds, 1 worker", flush=True)  # fmt: skip
+    wrk_bin = start_report("bench/metrics.py", args, "1 worker", f"; off: {args.off_ref}")
     results: dict[str, list[Subject]] = {}
     failures = 0
     with tempfile.TemporaryDirectory(prefix="tripwire-metrics-") as tmp:
