@@ -12,6 +12,15 @@ class User:
     email_verified: bool = False
 
 
+@dataclass(frozen=True)
+class Account:
+    """What an operator sees of an account, active or not (never its password hash)."""
+
+    id: str
+    email: str
+    active: bool
+
+
 class UserRepository(Protocol):
     """Every method raises ``DatabaseUnavailable`` when the database cannot be reached."""
 
@@ -41,6 +50,13 @@ class UserRepository(Protocol):
         """Make ``new_email`` (lower-cased) the account's email, verified, only while it
         is still ``old_email``; raise ``EmailTaken`` when another account holds
         ``new_email``. False when the email changed meanwhile or the user is gone."""
+
+    def find_account(self, email: str) -> Account | None:
+        """The account of ``email`` (case-insensitive), disabled or not."""
+
+    def set_active(self, user_id: str, active: bool) -> bool:
+        """Enable or disable the account; a disabled one is unknown to ``get`` and
+        ``get_by_email``. False when the user is gone."""
 
     def delete(self, user_id: str) -> bool:
         """Remove the user (rows of the project's tables that reference it with ON DELETE

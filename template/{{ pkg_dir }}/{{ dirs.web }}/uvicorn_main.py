@@ -8,15 +8,15 @@ handler it finds here exits normally instead. ``multiprocessing`` imports this m
 again at the start of every worker process it spawns (it is the main module), so each
 worker has the same handler before uvicorn starts in it.
 
-With ``WORKERS`` > 1 the workers keep their metrics in files of one directory
-(prometheus-client's multiprocess mode): ``serve`` prepares it, and this process, the
-workers' parent, empties it when they are all gone.
+With ``WORKERS`` > 1, or a Redis store (whose operator commands count too), the
+processes keep their metrics in files of one directory (prometheus-client's
+multiprocess mode): ``serve`` prepares it, and this process, the workers' parent,
+empties it when they are all gone.
 """
 
 import os
 import shutil
 import signal
-import tempfile
 from pathlib import Path
 
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -28,19 +28,18 @@ def exit_normally(signum, frame) -> None:
     raise SystemExit(0)  # a stop that was asked for, and carried out
 
 
-def prepare_metrics_dir(workers: int, directory: str) -> None:
-    """Just before the workers start (they inherit the environment): with more than one,
-    ``PROMETHEUS_MULTIPROC_DIR`` is ``directory`` (``PROMETHEUS_MULTIPROC_DIR`` as given),
-    emptied of an earlier run's values, or a new temporary one; with one, unset (the
-    process's own registry holds every value)."""
+def prepare_metrics_dir(shared: bool, directory: str, default: Path) -> None:
+    """Just before the workers start (they inherit the environment): when several
+    processes count (``shared``), ``PROMETHEUS_MULTIPROC_DIR`` is ``directory`` (as given)
+    or else ``default`` (made here, removed at exit), emptied of an earlier run's values;
+    otherwise unset (the process's own registry holds every value)."""
     os.environ.pop(METRICS_DIR, None)
-    if workers == 1:
+    if not shared:
         return
-    if directory:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        empty_metrics_dir(directory)
-    else:
-        directory = os.environ[TEMPORARY_METRICS_DIR] = tempfile.mkdtemp(prefix="metrics-")
+    if not directory:
+        directory = os.environ[TEMPORARY_METRICS_DIR] = str(default)
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    empty_metrics_dir(directory)
     os.environ[METRICS_DIR] = directory
 
 
