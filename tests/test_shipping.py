@@ -8,7 +8,12 @@ pre-commit configuration, each checked by the tool its ecosystem uses.
 - ``Dockerfile``: ``hadolint``, no finding of any level; the builder installs uv.lock
   with ``uv sync --locked``, the ``postgres`` extra by a build argument.
 - ``compose.yaml``: ``check-jsonschema`` (the compose-spec schema); PostgreSQL as the
-  ``postgres`` profile.
+  ``postgres`` profile; Prometheus and Grafana as the ``monitoring`` profile, on the
+  loopback only, with the files they mount.
+- ``deploy/prometheus.yml`` scrapes ``app:8000`` (``promtool check config
+  --syntax-only`` too where promtool is installed); ``deploy/grafana-dashboard.json`` is
+  an importable dashboard on a Prometheus data source variable. The rendered
+  ``tests/test_dashboard.py`` checks its queries against the metrics the service serves.
 - ``.python-version`` holds the answered Python; ``.gitignore`` keeps uv.lock.
 - The template's own workflows (``ci.yml``, ``release.yml``): the same two linters.
 - ``.pre-commit-config.yaml``, on one render per framework (its default answers
@@ -22,6 +27,7 @@ hook environments are built once under ``$TRIPWIRE_CACHE/pre-commit``.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -54,6 +60,7 @@ PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 UV_PIN = re.compile(r"^RUN pip install --no-cache-dir uv==(\d+\.\d+\.\d+)$", re.MULTILINE)
 UV_SYNC_IMAGE = "uv sync --locked --no-dev --no-editable"
 PRE_COMMIT_TIMEOUT = 1200  # the first run builds the hook environments
+MONITORING = {"prometheus", "grafana"}  # compose's `monitoring` profile
 
 
 def tool(name: str) -> str:
@@ -262,9 +269,8 @@ def test_compose_schema(project: Path):
     profiled = {name for name, service in services.items() if "profiles" in service}
     sentinel = {"redis-primary", "redis-replica", "sentinel", "app-sentinel", "proxy-sentinel"}
     redis = answers(project)["token_store"] == "redis"
-    assert profiled == {"postgres", "migrate-postgres", "app-postgres", "proxy-postgres"} | (
-        sentinel if redis else set()
-    )
+    postgres_profile = {"postgres", "migrate-postgres", "app-postgres", "proxy-postgres"}
+    assert profiled == postgres_profile | (sentinel if redis else set()) | MONITORING
     # Every copy of the service is reached through its own nginx only.
     apps = {"app": "proxy", "app-postgres": "proxy-postgres"}
     if redis:
@@ -277,7 +283,7 @@ def test_compose_schema(project: Path):
             "./deploy/proxy.conf.template:/etc/nginx/templates/default.conf.template:ro"
         ]
     assert app["environment"]["TRUSTED_PROXIES"]
-    for name in profiled - sentinel:
+    for name in profiled - sentinel - MONITORING:
         assert services[name]["profiles"] == ["postgres"], name
     if redis:
         # Profile `sentinel`: a replicated token store with the same durable settings,
@@ -317,13 +323,143 @@ def test_compose_schema(project: Path):
     app_postgres = services["app-postgres"]
     depends = app_postgres["depends_on"]
     assert depends["migrate-postgres"]["condition"] == "service_completed_successfully"
-    published = [port.split(":")[0] for s in services.values() for port in s.get("ports", ())]
-    assert sorted(published) == ["8000", "8001"] + (["8002"] if redis else [])
+    # HOST:CONTAINER, or ADDRESS:HOST:CONTAINER: the host's port.
+    published = [p.split(":")[-2] for s in services.values() for p in s.get("ports", ())]
+    assert sorted(published) == ["3000", "8000", "8001"] + (["8002"] if redis else []) + ["9090"]
     if answers(project)["token_store"] == "redis":
         assert depends["redis"]["condition"] == "service_healthy"
         redis_url = app_postgres["environment"]["REDIS_URL"]
         assert redis_url.startswith("redis://redis:6379/")
         assert redis_url != app["environment"]["REDIS_URL"], "one Redis database per user table"
+
+
+def bind_mounts(service: dict) -> dict[str, str]:
+    """A service's ``./source:target[:ro]`` volumes: target -> source."""
+    mounts = {}
+    for volume in service.get("volumes", ()):
+        source, target, *_ = volume.split(":")
+        if source.startswith("./"):
+            mounts[target] = source
+    return mounts
+
+
+def test_compose_monitoring(project: Path):
+    """Profile `monitoring`: Prometheus scraping `app`, Grafana with the dashboard; on
+    this host's loopback only, mounting files that the render holds."""
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    services = compose["services"]
+    for name in MONITORING:
+        service = services[name]
+        assert service["profiles"] == ["monitoring"], name
+        assert service["ports"], name
+        for port in service["ports"]:
+            assert port.startswith("127.0.0.1:"), f"{name} is published beyond this host: {port}"
+        for target, source in bind_mounts(service).items():
+            assert (project / source).is_file(), f"{name} mounts {source}, not in the render"
+            assert target.startswith("/etc/"), (name, target)
+        for volume in service["volumes"]:
+            if not volume.startswith("./"):
+                assert volume.split(":")[0] in compose["volumes"], (name, volume)
+
+    prometheus = services["prometheus"]
+    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", prometheus["image"])
+    assert bind_mounts(prometheus) == {"/etc/prometheus/prometheus.yml": "./deploy/prometheus.yml"}
+    assert prometheus["depends_on"] == ["app"]
+    # The token file prometheus.yml reads is written from METRICS_TOKEN, on a tmpfs.
+    (job,) = yaml.safe_load((project / "deploy/prometheus.yml").read_text())["scrape_configs"]
+    token_file = job["authorization"]["credentials_file"]
+    start = prometheus["entrypoint"][-1]
+    assert f"printf '%s' \"$$METRICS_TOKEN\" > {token_file} &&" in start
+    assert "exec /bin/prometheus --config.file=/etc/prometheus/prometheus.yml" in start
+    assert prometheus["environment"] == {"METRICS_TOKEN": "${METRICS_TOKEN:-}"}
+    assert prometheus["tmpfs"] == [str(Path(token_file).parent)]
+
+    grafana = services["grafana"]
+    assert re.fullmatch(r"grafana/grafana:\d+\.\d+\.\d+", grafana["image"])
+    assert grafana["depends_on"] == ["prometheus"]
+    env = grafana["environment"]
+    assert env["GF_SECURITY_ADMIN_PASSWORD"] == "${GRAFANA_ADMIN_PASSWORD:-}"
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    mounts = bind_mounts(grafana)
+    provisioning = {
+        target.split("/")[-2]: yaml.safe_load((project / source).read_text())
+        for target, source in mounts.items()
+        if target.startswith("/etc/grafana/provisioning/")
+    }
+    (datasource,) = provisioning["datasources"]["datasources"]
+    assert (datasource["type"], datasource["url"]) == ("prometheus", "http://prometheus:9090")
+    (provider,) = provisioning["dashboards"]["providers"]
+    dashboards = [t for t, s in mounts.items() if s == "./deploy/grafana-dashboard.json"]
+    assert [str(Path(t).parent) for t in dashboards] == [provider["options"]["path"]]
+
+    assert "# GRAFANA_ADMIN_PASSWORD=" in (project / ".env.example").read_text()
+    assert "docker compose --profile monitoring up --build" in (project / "README.md").read_text()
+
+
+def test_prometheus_config(project: Path):
+    config = yaml.safe_load((project / "deploy/prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == answers(project)["project_slug"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"] == [{"targets": ["app:8000"]}]
+    assert job["authorization"]["type"] == "Bearer"
+    assert job["authorization"]["credentials_file"].startswith("/")
+    # promtool, where it is installed: its full check wants the token file on this host.
+    promtool = shutil.which("promtool")
+    if promtool:
+        check([promtool, "check", "config", "--syntax-only", "deploy/prometheus.yml"], project)
+
+
+def test_grafana_dashboard(project: Path):
+    """Importable as it is, and provisioned: every query on the `datasource` variable
+    (Grafana's Prometheus data sources) and the dashboard's own time ranges."""
+    board = json.loads((project / "deploy/grafana-dashboard.json").read_text())
+    assert board["uid"]
+    assert board["title"]
+    assert board["schemaVersion"] >= 36
+    assert board["time"] == {"from": "now-6h", "to": "now"}
+    assert board["refresh"]
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert (variables["datasource"]["type"], variables["datasource"]["query"]) == (
+        "datasource", "prometheus"
+    )  # fmt: skip
+    source = {"type": "prometheus", "uid": "${datasource}"}
+    panels = board["panels"]
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids)), ids
+    exprs = []
+    for panel in panels:
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == source, panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target.get("datasource", source) == source, panel["title"]
+            exprs.append(target["expr"])
+    for expr in exprs:
+        assert re.search(r"\btripwire_\w+", expr), expr
+        for window in re.findall(r"\[([^\]]*)\]", expr):
+            assert window in ("$__rate_interval", "$__range"), expr
+    # Reuse detection: both sides of it, together.
+    assert any(
+        {'result="reused"', 'reason="reuse"'} <= {m for e in exprs_of(p) for m in matchers(e)}
+        for p in panels
+    )
+    # Store errors: a stat, red from the first one.
+    (store,) = [
+        p for p in panels if p["type"] == "stat" and "tripwire_store_errors_total" in str(p)
+    ]
+    steps = store["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert steps[-1]["color"] == "red", steps
+    assert 0 < steps[-1]["value"] <= 1, steps
+
+
+def exprs_of(panel: dict) -> list[str]:
+    return [target["expr"] for target in panel.get("targets", ())]
+
+
+def matchers(expr: str) -> list[str]:
+    return re.findall(r'\w+=~?"[^"]*"', expr)
 
 
 def test_readme_sections(project: Path):
