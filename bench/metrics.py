@@ -14,6 +14,10 @@ every round so that a noisy neighbour weighs on both alike, and this prints:
   inside one round: median (min–max) over rounds), and the CPU µs per request of each;
 - the load average before and after.
 
+On the Redis variant ``serve`` keeps the metrics in prometheus-client's multiprocess mode
+even at one worker (the operator commands, other processes, count there too), so "on"
+measures that mode: an mmap'd file per process rather than plain memory.
+
     .venv/bin/python bench/metrics.py [--frameworks fastapi flask django] [--rounds 4]
         [--seconds 2] [--connections 16] [--off-ref REF]
 """
