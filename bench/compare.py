@@ -3,9 +3,11 @@
 For each framework: renders the default variant (Redis store, SQLite users), installs it,
 and starts it next to a peer app (bench/peers) and a floor app (bench/floor) of that
 framework: the same server (uvicorn; a WSGI app inside a2wsgi with the rendered service's
-thread count), the same worker count, each app on its own SQLite file and its own private
-redis-server, with one registered user. wrk then loads each app in turn, the order rotated
-over rounds (A B C, B C A, C A B, ...), at each worker count, and this prints:
+thread count; with ``--peer-server documented``, the Flask and Django peers on gunicorn's
+sync workers instead, as their documentation deploys them), the same worker count, each
+app on its own SQLite file and its own private redis-server, with one registered user.
+wrk then loads each app in turn, the order rotated over rounds (A B C, B C A, C A B,
+...), at each worker count, and this prints:
 
 - req/s, p50 and p99 of GET of the current user with one valid access token;
 - ours ÷ peer and ours ÷ floor, each taken inside one round: median (min–max) over rounds;
@@ -24,7 +26,7 @@ fewer than half its fair share (4 of 16 at 2 workers) is run again, at most twic
 by the same rule for every app, and the line says so.
 
     .venv/bin/python bench/compare.py [--frameworks fastapi flask django] [--workers 1 2]
-        [--rounds 4] [--seconds 3] [--connections 16]
+        [--rounds 4] [--seconds 3] [--connections 16] [--peer-server ours|documented]
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class Peer:
     requirements: tuple[str, ...]
     unpinned: frozenset[str] = frozenset()
     libraries: tuple[str, ...] = ()  # versions to print
+    documented: str = "uvicorn"  # the server its own documentation deploys it with
 
 
 PEERS = {
@@ -93,6 +96,7 @@ PEERS = {
         ("flask-jwt-extended==4.7.4", "flask-sqlalchemy==3.1.1", "flask", "redis",
          "uvicorn[standard]", "a2wsgi"),
         libraries=("flask-jwt-extended", "flask-sqlalchemy", "redis", "sqlalchemy"),
+        documented="gunicorn",  # Flask's "Deploying to Production": sync workers
     ),
     "django": Peer(
         "DRF + simplejwt (JWTAuthentication)", "simplejwt_peer", "/api/me/",
@@ -100,6 +104,7 @@ PEERS = {
         ("djangorestframework-simplejwt==5.5.1", "djangorestframework", "django",
          "argon2-cffi", "uvicorn[standard]", "a2wsgi"),
         libraries=("djangorestframework-simplejwt", "djangorestframework"),
+        documented="gunicorn",  # Django's "How to use Django with Gunicorn": sync workers
     ),
 }  # fmt: skip
 STACK = {
@@ -147,7 +152,8 @@ def peer_venv(peer: Peer, python_version: str, ours: dict[str, str]) -> Path:
         for name, version in ours.items()
         if name in SHARED and name not in peer.unpinned
     )
-    spec = json.dumps([python_version, peer.requirements, constraints]).encode()
+    requirements = (*peer.requirements, *(["gunicorn"] if peer.documented == "gunicorn" else []))
+    spec = json.dumps([python_version, requirements, constraints]).encode()
     cache = Path(os.environ.get("TRIPWIRE_CACHE") or Path.home() / ".cache" / "tripwire")
     venv = cache / "bench" / f"{peer.module}-{hashlib.sha256(spec).hexdigest()[:12]}"
     venv.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +167,7 @@ def peer_venv(peer: Peer, python_version: str, ours: dict[str, str]) -> Path:
             (venv / "constraints.txt").write_text("\n".join(constraints) + "\n")
             subprocess.run(
                 [uv(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-                 "-c", str(venv / "constraints.txt"), *peer.requirements],
+                 "-c", str(venv / "constraints.txt"), *requirements],
                 check=True, env=env,
             )  # fmt: skip
             (venv / "complete").touch()
@@ -268,6 +274,9 @@ class Subject:
     refresh: tuple[str, str, str] | None
     login: Callable[[], tuple[str, str | None]]  # (access token, refresh token or None)
     access: str = ""
+    # gunicorn's sync workers close each connection after its answer: there is no spread
+    # of held connections to check.
+    closes_connections: bool = False
     pids: list[int] = field(default_factory=list)  # the server's process tree, root first
     peak_rss: int = 0  # KiB, the tree's
     peak_root: int = 0  # KiB, the root process's
@@ -333,9 +342,11 @@ def on_a_free_port(start: Callable[[Path], Service | Launched], workdir: Path):
 
 
 def start_apps(framework: str, workers: int, project: Path, python: Path, peer_python: Path,
-               workdir: Path, cleanup: list) -> list[Subject]:  # fmt: skip
+               workdir: Path, cleanup: list, peer_server: str = "uvicorn",
+               ) -> list[Subject]:  # fmt: skip
     """Ours, the peer and the floor, each on its own redis-server, started side by side;
-    each has its one user and a valid access token. ``cleanup`` gets what needs stopping."""
+    each has its one user and a valid access token; the peer on ``peer_server`` (uvicorn
+    as ours, or gunicorn). ``cleanup`` gets what needs stopping."""
     stores = {}
     for role in ("ours", "peer", "floor"):
         process, stores[role] = start_redis(workdir / f"redis-{role}")
@@ -352,7 +363,8 @@ def start_apps(framework: str, workers: int, project: Path, python: Path, peer_p
             RATE_LIMIT_LOGIN="off", RATE_LIMIT_LOGIN_IP="off", RATE_LIMIT_REGISTER="off",
         ),
         "peer": lambda where: Launched(peer_python, peer.module, where,
-                                       {**env, "BENCH_REDIS_URL": f"redis://127.0.0.1:{stores['peer']}/0"}),
+                                       {**env, "BENCH_REDIS_URL": f"redis://127.0.0.1:{stores['peer']}/0",
+                                        "BENCH_SERVER": peer_server}),
         "floor": lambda where: Launched(python, f"{framework}_floor", where,
                                         {**env, "BENCH_REDIS_URL": f"redis://127.0.0.1:{stores['floor']}/0"}),
     }  # fmt: skip
@@ -381,6 +393,7 @@ def start_apps(framework: str, workers: int, project: Path, python: Path, peer_p
     for server in (ours, servers["peer"]) if peer.module == "fastapi_users_peer" else (ours,):
         status, body = call(server.base, "POST", "/auth/register", credentials)
         assert status == 201, body
+    subjects[1].closes_connections = peer_server == "gunicorn"
     for subject in subjects:
         subject.access = subject.login()[0]
         status, body = call(subject.server.base, "GET", subject.me, token=subject.access)
@@ -554,8 +567,9 @@ def run_config(framework: str, workers: int, args, wrk_bin: str, project: Path, 
     cleanup: list = []
     try:
         started = time.monotonic()
+        peer_server = PEERS[framework].documented if args.peer_server == "documented" else "uvicorn"
         subjects = start_apps(framework, workers, project, python, peer_python, workdir,
-                              cleanup)  # fmt: skip
+                              cleanup, peer_server)  # fmt: skip
         print(f"  {framework} with {workers} worker(s): the three apps up and logged in "
               f"in {time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
         for subject in subjects:
@@ -572,7 +586,9 @@ def run_config(framework: str, workers: int, args, wrk_bin: str, project: Path, 
                     for attempt in range(3):
                         result = wrk(wrk_bin, subject, kind, args.seconds, args.connections,
                                      workdir, subjects)  # fmt: skip
-                        even = balanced(result["spread"], workers, args.connections)
+                        even = subject.closes_connections or balanced(
+                            result["spread"], workers, args.connections
+                        )
                         if even or attempt == 2:
                             break
                         print(f"  {framework:<7} w{workers} round {round_index + 1} {kind:<7} "
@@ -584,7 +600,9 @@ def run_config(framework: str, workers: int, args, wrk_bin: str, project: Path, 
                         f"  {framework:<7} w{workers} round {round_index + 1} {kind:<7} "
                         f"{subject.role:<5} {result['rate']:>8.1f} req/s  p50 "
                         f"{result['p50']:6.2f} ms  p99 {result['p99']:7.2f} ms  "
-                        f"Redis {per_request:.2f}/req  connections {spread_text(result)}"
+                        f"Redis {per_request:.2f}/req  connections "
+                        + ("closed after each answer" if subject.closes_connections
+                           else spread_text(result))
                         + ("" if even else " (uneven in 3 runs: kept)")
                         + (f"  NON-2XX {result['errors']}" if result["errors"] else "")
                         + (f"  socket errors: {result['socket_errors']}"
@@ -741,6 +759,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=3, help="per load run")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--peer-server", choices=("ours", "documented"), default="ours",
+        help="the peers on ours' server (uvicorn, a2wsgi for WSGI), or on the one their "
+        "documentation deploys them with (gunicorn sync workers for Flask and Django)",
+    )  # fmt: skip
     args = parser.parse_args()
     started = time.monotonic()
     workers = f"workers {' and '.join(map(str, args.workers))}"
@@ -770,6 +793,10 @@ def main() -> int:
             )
             print("  peer: " + ", ".join(f"{n} {theirs[n]}" for n in peer.libraries if n in theirs),
                   flush=True)  # fmt: skip
+            if args.peer_server == "documented" and peer.documented == "gunicorn":
+                print(f"  the peer's server, as its documentation deploys it: gunicorn "
+                      f"{theirs['gunicorn']}, sync workers (not the stack above)",
+                      flush=True)  # fmt: skip
             for workers in args.workers:
                 result = run_config(framework, workers, args, wrk_bin, project, python,
                                     peer_python, Path(tmp) / framework / f"w{workers}")  # fmt: skip

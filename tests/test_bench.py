@@ -117,6 +117,21 @@ def test_compare_prints_every_table_with_figures(tmp_path):
         assert all(float(cell) > 0 for cell in row[3:6]), row  # processes, MiB, MiB
 
 
+def test_compare_runs_the_wsgi_peers_on_their_documented_server(tmp_path):
+    options = "--frameworks flask django --peer-server documented --rounds 1 --seconds 1"
+    output = run_bench(tmp_path, "compare", *options.split(), "--workers", "1", timeout=900)
+    servers = re.findall(r"^  the peer's server, .*: gunicorn (\S+), sync workers", output, re.M)
+    assert len(servers) == 2, output
+    assert all(re.match(NUMBER, version) for version in servers), servers
+    peer_runs = re.findall(r"^  \w+ +w1 round 1 \w+ +peer .* connections (.+)$", output, re.M)
+    assert peer_runs == ["closed after each answer"] * 4, peer_runs  # me and refresh, twice
+    me = rows(tables(output), "### GET of the current user", "Redis commandstats")
+    assert [row[2] for row in me] == [
+        app for framework in ("flask", "django") for app in ("Tripwire", PEERS[framework], "floor")
+    ], me
+    assert all(float(row[4]) > 0 for row in me), me
+
+
 def test_abuse_prints_every_phase_of_both_attacks(tmp_path):
     options = "--frameworks flask --sockets 30 --logins 4 --seconds 1"
     output = run_bench(tmp_path, "abuse", *options.split(), timeout=300)

@@ -2,7 +2,11 @@
 $WORKERS processes on 127.0.0.1:$PORT, and a WSGI app inside a2wsgi's WSGIMiddleware with
 $THREADS threads (the rendered service's own thread count, passed in by compare.py).
 
-    python serve.py MODULE          # uvicorn's factory MODULE:create, called in each worker
+With BENCH_SERVER=gunicorn, a WSGI app is served as its own documentation deploys it
+instead (the Flask and Django deployment guides): gunicorn with $WORKERS sync workers,
+the app as it is, no a2wsgi.
+
+    python serve.py MODULE          # the factory MODULE:create, called in each worker
     python serve.py MODULE setup    # MODULE.setup(): tables and the one user, once, first
 """
 
@@ -10,10 +14,12 @@ import importlib
 import os
 import sys
 
-import uvicorn
+GUNICORN = os.environ.get("BENCH_SERVER") == "gunicorn"
 
 
 def wsgi(app):
+    if GUNICORN:
+        return app  # gunicorn speaks WSGI itself
     from a2wsgi import WSGIMiddleware
 
     return WSGIMiddleware(app, workers=int(os.environ["THREADS"]))
@@ -22,7 +28,18 @@ def wsgi(app):
 if __name__ == "__main__":
     if sys.argv[2:] == ["setup"]:
         importlib.import_module(sys.argv[1]).setup()
+    elif GUNICORN:
+        from gunicorn.app.wsgiapp import run
+
+        sys.argv = [
+            "gunicorn", "--workers", os.environ["WORKERS"], "--worker-class", "sync",
+            "--bind", f"127.0.0.1:{os.environ['PORT']}", "--log-level", "warning",
+            f"{sys.argv[1]}:create()",
+        ]  # fmt: skip
+        run()
     else:
+        import uvicorn
+
         uvicorn.run(
             f"{sys.argv[1]}:create",
             factory=True,
