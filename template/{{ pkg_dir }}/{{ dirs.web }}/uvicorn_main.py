@@ -22,6 +22,8 @@ from pathlib import Path
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Set when serve made the directory itself: it is removed, not only emptied, at exit.
 TEMPORARY_METRICS_DIR = "TRIPWIRE_TEMPORARY_METRICS_DIR"
+# The service's runtime directory (config.runtime_dir), which serve holds: removed at exit.
+RUNTIME_DIR = "TRIPWIRE_RUNTIME_DIR"
 
 
 def exit_normally(signum, frame) -> None:
@@ -67,3 +69,5 @@ if __name__ == "__main__":
         main()
     finally:
         clean_metrics_dir()  # the workers have stopped: their values go with them
+        if os.environ.get(RUNTIME_DIR):
+            shutil.rmtree(os.environ[RUNTIME_DIR], ignore_errors=True)
