@@ -48,6 +48,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from base64 import urlsafe_b64decode
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,7 +56,17 @@ from pathlib import Path
 
 import redis
 from filelock import FileLock
-from servers import PASSWORD, Service, call, free_port, render, start_redis, stop_all, wait_until
+from servers import (
+    PACKAGE,
+    PASSWORD,
+    Service,
+    call,
+    free_port,
+    render,
+    start_redis,
+    stop_all,
+    wait_until,
+)
 
 BENCH = Path(__file__).resolve().parent
 EMAIL = "bench@example.com"
@@ -341,9 +352,49 @@ def on_a_free_port(start: Callable[[Path], Service | Launched], workdir: Path):
     return start(workdir.with_name(f"{workdir.name}-2"))
 
 
+class MailSink:
+    """An SMTP server that accepts every message and keeps none: the relay of ours'
+    deployment (the bench's registrations send a verification mail each)."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.received = 0
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        self.received += 1
+        return "250 OK"
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def default_deployment(project: Path, python: Path, workdir: Path, smtp_port: int) -> dict:
+    """Ours' settings as a default deployment has every feature of the contract on: the
+    audit log at INFO (LOG_LEVEL's default), ``GET /metrics`` open, a signing-key ring made
+    by ``keys init`` (its default algorithm, ES256), and mail handed to an SMTP relay."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "JWT_SECRET": os.urandom(32).hex(),
+        "JWT_KEYS_FILE": str(workdir / "keys.json"),
+        "LOG_LEVEL": "INFO",
+        "EMAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SMTP_SECURITY": "none",  # a relay on loopback
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "JWT_"))}
+    subprocess.run([str(python), "-m", PACKAGE, "keys", "init"], cwd=project,
+                   env={**env, **settings}, check=True, capture_output=True)  # fmt: skip
+    return settings
+
+
 def start_apps(framework: str, workers: int, project: Path, python: Path, peer_python: Path,
                workdir: Path, cleanup: list, peer_server: str = "uvicorn",
-               ) -> list[Subject]:  # fmt: skip
+               smtp_port: int = 0) -> list[Subject]:  # fmt: skip
     """Ours, the peer and the floor, each on its own redis-server, started side by side;
     each has its one user and a valid access token; the peer on ``peer_server`` (uvicorn
     as ours, or gunicorn). ``cleanup`` gets what needs stopping."""
@@ -358,6 +409,7 @@ def start_apps(framework: str, workers: int, project: Path, python: Path, peer_p
     starts = {
         "ours": lambda where: Service(
             project, python, where, WORKERS=str(workers),
+            **default_deployment(project, python, where, smtp_port),
             REDIS_URL=f"redis://127.0.0.1:{stores['ours']}/0",
             # Login and registration limits only: the chains log in many times.
             RATE_LIMIT_LOGIN="off", RATE_LIMIT_LOGIN_IP="off", RATE_LIMIT_REGISTER="off",
@@ -398,6 +450,12 @@ def start_apps(framework: str, workers: int, project: Path, python: Path, peer_p
         subject.access = subject.login()[0]
         status, body = call(subject.server.base, "GET", subject.me, token=subject.access)
         assert status == 200, (subject.label, status, body)
+    # Ours signs with the ring's ES256 key, which its JWKS publishes.
+    status, jwks = call(base, "GET", "/.well-known/jwks.json")
+    assert status == 200, jwks
+    assert any(key["alg"] == "ES256" for key in jwks["keys"]), jwks
+    header = json.loads(urlsafe_b64decode(subjects[0].access.split(".")[0] + "=="))
+    assert header["alg"] == "ES256", header
     return subjects
 
 
@@ -569,7 +627,7 @@ def run_config(framework: str, workers: int, args, wrk_bin: str, project: Path, 
         started = time.monotonic()
         peer_server = PEERS[framework].documented if args.peer_server == "documented" else "uvicorn"
         subjects = start_apps(framework, workers, project, python, peer_python, workdir,
-                              cleanup, peer_server)  # fmt: skip
+                              cleanup, peer_server, args.smtp_port)  # fmt: skip
         print(f"  {framework} with {workers} worker(s): the three apps up and logged in "
               f"in {time.monotonic() - started:.0f} s", flush=True)  # fmt: skip
         for subject in subjects:
@@ -770,6 +828,11 @@ def main() -> int:
     wrk_bin = start_report("bench/compare.py", args, workers)
     failures = 0
     results: dict = {}
+    sink = MailSink()
+    args.smtp_port = sink.port
+    print("ours runs as a default deployment: LOG_LEVEL=INFO (the audit log), GET /metrics "
+          "on, a key ring from `keys init` (ES256), mail over SMTP to a local relay",
+          flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="tripwire-bench-") as tmp:
         for framework in args.frameworks:
             project = Path(tmp) / framework / "project"
@@ -805,6 +868,8 @@ def main() -> int:
                     run["errors"] for kind in ("me", "refresh")
                     for runs in result[kind].values() for run in runs
                 )  # fmt: skip
+    sink.stop()
+    print(f"\nmail relay: {sink.received} messages received (ours' registrations)")
     report(results, args)
     print(f"\nload average after: {load_average()}")
     print(f"took {time.monotonic() - started:.0f} s")

@@ -74,6 +74,9 @@ def test_compare_prints_every_table_with_figures(tmp_path):
     assert re.search(r"^machine: .+, \d+ cores", output, re.MULTILINE), output
     assert re.search(rf"^load average before: {NUMBER} {NUMBER} {NUMBER}$", output, re.M)
     assert re.search(rf"^load average after: {NUMBER} {NUMBER} {NUMBER}$", output, re.M)
+    assert "ours runs as a default deployment: LOG_LEVEL=INFO" in output
+    (mails,) = re.findall(r"^mail relay: (\d+) messages received", output, re.MULTILINE)
+    assert int(mails) >= len(FRAMEWORKS), output  # a verification mail per registration
     # Each load run says how its connections were spread: here all 8 on the one worker.
     spreads = re.findall(r"^  \w+ +w1 round 1 .* connections (\S+)$", output, re.MULTILINE)
     assert len(spreads) == 3 * 3 + 3 + 2, output  # me: 3 apps each; refresh: 3 ours, 2 peers
