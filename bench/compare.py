@@ -2,9 +2,10 @@
 
 For each framework: renders the default variant (Redis store, SQLite users), installs it,
 and starts it next to a peer app (bench/peers) and a floor app (bench/floor) of that
-framework: the same server (uvicorn; a WSGI app inside a2wsgi with the rendered service's
-thread count; with ``--peer-server documented``, the Flask and Django peers on gunicorn's
-sync workers instead, as their documentation deploys them), the same worker count, each
+framework: the same server (uvicorn; a WSGI app in the rendered service's own WSGI server,
+``uvicorn_server.WholeRequests``, which a WSGI peer, having none, replaces with a2wsgi at
+the same thread count; with ``--peer-server documented``, the Flask and Django peers on
+gunicorn's sync workers instead, as their documentation deploys them), the same worker count, each
 app on its own SQLite file and its own private redis-server, with one registered user.
 wrk then loads each app in turn, the order rotated over rounds (A B C, B C A, C A B,
 ...), at each worker count, and this prints:
@@ -185,12 +186,25 @@ def peer_venv(peer: Peer, python_version: str, ours: dict[str, str]) -> Path:
     return venv / "bin" / "python"
 
 
-def wsgi_threads(project: Path) -> str:
-    """The rendered service's a2wsgi thread count, which the WSGI floor and peer get too."""
+def uvicorn_server(project: Path) -> Path:
+    """The rendered service's WSGI server module (``<web>/uvicorn_server.py``)."""
     for path in project.glob("**/uvicorn_server.py"):
         if ".venv" not in path.parts:
-            return re.search(r"^THREADS = (\d+)", path.read_text(), re.MULTILINE).group(1)
+            return path
     raise RuntimeError("no uvicorn_server.py in the rendered project: how does it serve now?")
+
+
+def wsgi_threads(project: Path) -> str:
+    """The rendered service's WSGI thread count, which a WSGI peer on uvicorn gets too."""
+    text = uvicorn_server(project).read_text()
+    return re.search(r"^THREADS = (\d+)", text, re.MULTILINE).group(1)
+
+
+def wsgi_server(project: Path) -> str:
+    """``module:class`` of the rendered service's WSGI server, which the WSGI floor runs in."""
+    relative = uvicorn_server(project).relative_to(project).with_suffix("")
+    parts = relative.parts[1:] if relative.parts[0] == "src" else relative.parts
+    return ".".join(parts) + ":WholeRequests"
 
 
 def machine() -> str:
@@ -406,6 +420,8 @@ def start_apps(framework: str, workers: int, project: Path, python: Path, peer_p
     env = {"WORKERS": str(workers)}
     if framework != "fastapi":
         env["THREADS"] = wsgi_threads(project)
+    # The floor runs on ours' own server: a WSGI floor inside ours' WholeRequests.
+    floor_server = {"BENCH_WSGI_SERVER": wsgi_server(project)} if framework != "fastapi" else {}
     starts = {
         "ours": lambda where: Service(
             project, python, where, WORKERS=str(workers),
@@ -418,7 +434,8 @@ def start_apps(framework: str, workers: int, project: Path, python: Path, peer_p
                                        {**env, "BENCH_REDIS_URL": f"redis://127.0.0.1:{stores['peer']}/0",
                                         "BENCH_SERVER": peer_server}),
         "floor": lambda where: Launched(python, f"{framework}_floor", where,
-                                        {**env, "BENCH_REDIS_URL": f"redis://127.0.0.1:{stores['floor']}/0"}),
+                                        {**env, **floor_server,
+                                         "BENCH_REDIS_URL": f"redis://127.0.0.1:{stores['floor']}/0"}),
     }  # fmt: skip
     with ThreadPoolExecutor(3) as pool:
         futures = {
@@ -819,7 +836,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
         "--peer-server", choices=("ours", "documented"), default="ours",
-        help="the peers on ours' server (uvicorn, a2wsgi for WSGI), or on the one their "
+        help="the peers on ours' server (uvicorn; a2wsgi for WSGI), or on the one their "
         "documentation deploys them with (gunicorn sync workers for Flask and Django)",
     )  # fmt: skip
     args = parser.parse_args()
@@ -846,7 +863,12 @@ def main() -> int:
             print(
                 f"\n{framework}: {version.stdout.strip()}; server stack (all three apps): "
                 + ", ".join(f"{name} {ours[name]}" for name in STACK[framework] if name in ours)
-                + (f", a2wsgi threads {wsgi_threads(project)}" if framework != "fastapi" else "")
+                + (
+                    f"; WSGI threads {wsgi_threads(project)}: ours and the floor in ours' "
+                    f"WholeRequests, the peer on uvicorn in a2wsgi {theirs.get('a2wsgi')}"
+                    if framework != "fastapi"
+                    else ""
+                )
             )
             print(
                 "  ours and floor: "

@@ -1,6 +1,8 @@
 """Serve a floor or peer app the way the rendered service serves itself: uvicorn with
-$WORKERS processes on 127.0.0.1:$PORT, and a WSGI app inside a2wsgi's WSGIMiddleware with
-$THREADS threads (the rendered service's own thread count, passed in by compare.py).
+$WORKERS processes on 127.0.0.1:$PORT. A WSGI floor runs inside the rendered service's own
+WSGI server, $BENCH_WSGI_SERVER (its ``uvicorn_server.WholeRequests``); a WSGI peer, which
+has none, inside a2wsgi's WSGIMiddleware with $THREADS threads (the rendered service's own
+thread count, passed in by compare.py).
 
 With BENCH_SERVER=gunicorn, a WSGI app is served as its own documentation deploys it
 instead (the Flask and Django deployment guides): gunicorn with $WORKERS sync workers,
@@ -20,6 +22,10 @@ GUNICORN = os.environ.get("BENCH_SERVER") == "gunicorn"
 def wsgi(app):
     if GUNICORN:
         return app  # gunicorn speaks WSGI itself
+    if os.environ.get("BENCH_WSGI_SERVER"):
+        # The floor: the rendered service's own WSGI server (module:class), in its venv.
+        module, _, name = os.environ["BENCH_WSGI_SERVER"].partition(":")
+        return getattr(importlib.import_module(module), name)(app)
     from a2wsgi import WSGIMiddleware
 
     return WSGIMiddleware(app, workers=int(os.environ["THREADS"]))
