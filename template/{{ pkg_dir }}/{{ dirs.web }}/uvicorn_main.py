@@ -1,12 +1,11 @@
 """What ``serve`` runs in place of itself: uvicorn's own command line, with a SIGTERM
 that ends in a normal exit, so that ``atexit`` runs (the outbox sends its queued mail
-there) in this process and in each of its ``WORKERS`` processes.
+there). With ``WORKERS`` > 1, this process is the workers' small parent instead
+(``worker_processes``), and each worker runs uvicorn's command line on its socket.
 
 uvicorn stops gracefully on SIGTERM, then puts back the handler it found and raises
 SIGTERM again. Python's default is to die of it at once, skipping ``atexit``; the
-handler it finds here exits normally instead. ``multiprocessing`` imports this module
-again at the start of every worker process it spawns (it is the main module), so each
-worker has the same handler before uvicorn starts in it.
+handler it finds here (or in a worker) exits normally instead.
 
 With ``WORKERS`` > 1, or a Redis store (whose operator commands count too), the
 processes keep their metrics in files of one directory (prometheus-client's
@@ -17,6 +16,7 @@ empties it when they are all gone.
 import os
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -62,11 +62,24 @@ def clean_metrics_dir() -> None:
 
 signal.signal(signal.SIGTERM, exit_normally)
 
-if __name__ == "__main__":
-    from uvicorn.main import main
 
+def several_workers(args: list[str]) -> bool:
+    return (
+        "--workers" in args and args[args.index("--workers") + 1] != "1" and "--reload" not in args
+    )
+
+
+if __name__ == "__main__":
     try:
-        main()
+        if several_workers(sys.argv[1:]):
+            # Our own small parent forks them (see worker_processes), not uvicorn's.
+            from .worker_processes import Supervisor
+
+            sys.exit(Supervisor(sys.argv[1:]).run())
+        else:
+            from uvicorn.main import main
+
+            main()
     finally:
         clean_metrics_dir()  # the workers have stopped: their values go with them
         if os.environ.get(RUNTIME_DIR):
