@@ -803,8 +803,9 @@ def report(results: dict, args) -> None:
     print(
         "\nSampled: the largest sum of VmRSS over the tree, read from /proc every 0.2 s during "
         "the load runs\n(not VmHWM, which would count the password hashes of the logins that "
-        "make the tokens).\nThe first process is the one started: with 2 workers, uvicorn's "
-        "supervisor."
+        "make the tokens).\nThe first process is the one started: with 2 workers, the workers' "
+        "parent (ours: its own; the floor: uvicorn's supervisor, beside multiprocessing's "
+        "resource tracker;\nthe peer: the same, or gunicorn's arbiter)."
     )
 
 
@@ -865,7 +866,11 @@ def main() -> int:
                 + ", ".join(f"{name} {ours[name]}" for name in STACK[framework] if name in ours)
                 + (
                     f"; WSGI threads {wsgi_threads(project)}: ours and the floor in ours' "
-                    f"WholeRequests, the peer on uvicorn in a2wsgi {theirs.get('a2wsgi')}"
+                    + (
+                        f"WholeRequests, the peer on uvicorn in a2wsgi {theirs.get('a2wsgi')}"
+                        if args.peer_server == "ours"
+                        else "WholeRequests"
+                    )
                     if framework != "fastapi"
                     else ""
                 )
