@@ -1,6 +1,6 @@
 """``WORKERS`` > 1: a small parent that binds the port, forks the workers and replaces one
-that dies. Each worker imports uvicorn and the app itself, after the fork, and serves the
-parent's listening socket (uvicorn's ``--fd``).
+that dies. Each worker imports uvicorn and the app itself, after the fork, and runs
+uvicorn's command line on the parent's listening socket, as uvicorn's own workers do.
 
 uvicorn's own ``--workers`` supervisor starts every worker in a fresh interpreter through
 multiprocessing's spawn, which also starts a resource-tracker process, and keeps uvicorn,
@@ -48,11 +48,7 @@ class Supervisor:
         self.count = int(option(args, "--workers", "1"))
         self.verbose = LEVELS.index(option(args, "--log-level", "info")) <= LEVELS.index("info")
         self.listener = listen(option(args, "--host", "127.0.0.1"), int(option(args, "--port")))
-        # What each worker runs: uvicorn's command line on the parent's socket.
-        self.worker_args = [
-            *without(args, "--host", "--port", "--workers", "--fd"),
-            *("--fd", str(self.listener.fileno())),
-        ]
+        self.worker_args = without(args, "--workers")  # each worker is one process
         self.workers: dict[int, float] = {}  # pid: when it started (monotonic)
         self.retiring: set[int] = set()
         self.stopping = False
@@ -63,7 +59,10 @@ class Supervisor:
             print(f"{level + ':':<10}{message}", file=sys.stderr, flush=True)
 
     def run(self) -> int:
+        host, port = self.listener.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
         self.log("INFO", f"Started parent process [{os.getpid()}]")
+        self.log("INFO", f"Listening on http://{shown}:{port} with {self.count} workers")
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         signal.signal(signal.SIGHUP, self.replace_all)
@@ -99,7 +98,8 @@ class Supervisor:
     def start_worker(self) -> None:
         pid = os.fork()
         if pid == 0:
-            os._exit(serve_in_worker(self.worker_args))  # never returns into the parent's code
+            # Never returns into the parent's code.
+            os._exit(serve_in_worker(self.worker_args, self.listener))
         self.workers[pid] = time.monotonic()
 
     def stop(self, signum=None, frame=None) -> None:
@@ -134,17 +134,28 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def serve_in_worker(args: list[str]) -> int:
-    """In the forked child: uvicorn's command line, then what a normal exit runs (the
-    outbox's ``atexit`` sends its queued mail), then the exit code."""
+def serve_in_worker(args: list[str], listener: socket.socket) -> int:
+    """In the forked child: uvicorn's command line on ``listener``, then what a normal
+    exit runs (the outbox's ``atexit`` sends its queued mail), then the exit code."""
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # a stop asked for
     code = 1
     try:
-        from uvicorn.main import main
+        import importlib
 
-        main(args)
+        from uvicorn.server import Server
+
+        class OnTheParentsSocket(Server):
+            def run(self, sockets=None) -> None:
+                super().run(sockets=[listener])
+
+        # The server that uvicorn's ``run`` builds serves the socket handed to it, as in
+        # uvicorn's own workers: a TCP socket (``--fd`` would say AF_UNIX, and uvloop
+        # would then leave Nagle's algorithm on every connection).
+        command_line = importlib.import_module("uvicorn.main")
+        command_line.Server = OnTheParentsSocket
+        command_line.main(args)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
