@@ -5,7 +5,7 @@ uvicorn's command line on the parent's listening socket, as uvicorn's own worker
 uvicorn's own ``--workers`` supervisor starts every worker in a fresh interpreter through
 multiprocessing's spawn, which also starts a resource-tracker process, and keeps uvicorn,
 its command line, asyncio and ssl loaded in the parent: about 43 MiB beside the workers.
-This parent holds only the standard library's process and signal calls (about 11 MiB).
+This parent holds only the standard library's process and signal calls (about 13 MiB).
 
 Signals to the parent: SIGTERM or SIGINT stops every worker gracefully and waits for them
 (uvicorn's ``--timeout-graceful-shutdown`` bounds each); SIGHUP starts a new set of
