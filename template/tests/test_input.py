@@ -136,6 +136,18 @@ def test_a_host_header_never_makes_a_redirect(client, login):
     assert "evil.example" not in response.text
 
 
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "image/*;q=0.5, */*;q=0"])
+def test_every_answer_is_json_whatever_accept_asks(client, login, accept):
+    pair = login()
+    for response in (
+        client.get("/auth/me", token=pair["access_token"], headers={"Accept": accept}),
+        client.get("/auth/me", headers={"Accept": accept}),
+    ):
+        assert response.status_code in (200, 401), response.text  # never 406
+        assert response.headers["content-type"].startswith("application/json")
+        assert "html" not in response.text.lower()
+
+
 # -- headers ----------------------------------------------------------------------
 
 
