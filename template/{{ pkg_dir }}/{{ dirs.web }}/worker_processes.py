@@ -23,6 +23,7 @@ import time
 # A worker that fails this soon after its start (an import error, a store or database it
 # cannot reach, a bad setting) would fail again: the service stops instead of looping.
 START_SECONDS = 10.0
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
 
 
@@ -96,11 +97,14 @@ class Supervisor:
         self.start_worker()
 
     def start_worker(self) -> None:
+        # Held until the child has its own handlers: the parent's would stop its siblings.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
             # Never returns into the parent's code.
             os._exit(serve_in_worker(self.worker_args, self.listener))
-        self.workers[pid] = time.monotonic()
+        self.workers[pid] = time.monotonic()  # before a stop can come: it reaches this one
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def stop(self, signum=None, frame=None) -> None:
         self.stopping = True
@@ -140,6 +144,7 @@ def serve_in_worker(args: list[str], listener: socket.socket) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # a stop asked for
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     code = 1
     try:
         import importlib
