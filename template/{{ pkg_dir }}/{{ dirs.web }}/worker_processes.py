@@ -100,9 +100,16 @@ class Supervisor:
         # Held until the child has its own handlers: the parent's would stop its siblings.
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
-        if pid == 0:
-            # Never returns into the parent's code.
-            os._exit(serve_in_worker(self.worker_args, self.listener))
+        if pid == 0:  # the worker: whatever happens, it never returns into the parent's code
+            code = 1
+            try:
+                code = serve_in_worker(self.worker_args, self.listener)
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(code)
         self.workers[pid] = time.monotonic()  # before a stop can come: it reaches this one
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
