@@ -19,15 +19,13 @@ import signal
 import sys
 from pathlib import Path
 
+from .worker_processes import Supervisor, exit_normally, several_workers
+
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Set when serve made the directory itself: it is removed, not only emptied, at exit.
 TEMPORARY_METRICS_DIR = "TRIPWIRE_TEMPORARY_METRICS_DIR"
 # The service's runtime directory (config.runtime_dir), which serve holds: removed at exit.
 RUNTIME_DIR = "TRIPWIRE_RUNTIME_DIR"
-
-
-def exit_normally(signum, frame) -> None:
-    raise SystemExit(0)  # a stop that was asked for, and carried out
 
 
 def prepare_metrics_dir(shared: bool, directory: str, default: Path) -> None:
@@ -63,18 +61,10 @@ def clean_metrics_dir() -> None:
 signal.signal(signal.SIGTERM, exit_normally)
 
 
-def several_workers(args: list[str]) -> bool:
-    return (
-        "--workers" in args and args[args.index("--workers") + 1] != "1" and "--reload" not in args
-    )
-
-
 if __name__ == "__main__":
     try:
         if several_workers(sys.argv[1:]):
             # Our own small parent forks them (see worker_processes), not uvicorn's.
-            from .worker_processes import Supervisor
-
             sys.exit(Supervisor(sys.argv[1:]).run())
         else:
             from uvicorn.main import main

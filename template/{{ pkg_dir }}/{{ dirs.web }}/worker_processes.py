@@ -27,6 +27,15 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
 
 
+def exit_normally(signum, frame) -> None:
+    raise SystemExit(0)  # a stop that was asked for, and carried out
+
+
+def several_workers(args: list[str]) -> bool:
+    """uvicorn's command line asks for more than one worker (``dev``'s reload keeps one)."""
+    return int(option(args, "--workers", "1")) > 1 and "--reload" not in args
+
+
 def option(args: list[str], name: str, default: str = "") -> str:
     return args[args.index(name) + 1] if name in args else default
 
@@ -150,7 +159,7 @@ def serve_in_worker(args: list[str], listener: socket.socket) -> int:
     exit runs (the outbox's ``atexit`` sends its queued mail), then the exit code."""
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # a stop asked for
+    signal.signal(signal.SIGTERM, exit_normally)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     code = 1
     try:
