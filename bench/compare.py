@@ -1,7 +1,8 @@
 """Tripwire against the library its users would otherwise pick, in each framework.
 
-For each framework: renders the default variant (Redis store, SQLite users), installs it,
-and starts it next to a peer app (bench/peers) and a floor app (bench/floor) of that
+For each framework: renders the default variant (Redis store, SQLite users), installs it
+(bytecode compiled at install, as its Dockerfile does; the peers' too, as pip does), and
+starts it next to a peer app (bench/peers) and a floor app (bench/floor) of that
 framework: the same server (uvicorn; a WSGI app in the rendered service's own WSGI server,
 ``uvicorn_server.WholeRequests``, which a WSGI peer, having none, replaces with a2wsgi at
 the same thread count; with ``--peer-server documented``, the Flask and Django peers on
@@ -165,7 +166,7 @@ def peer_venv(peer: Peer, python_version: str, ours: dict[str, str]) -> Path:
         if name in SHARED and name not in peer.unpinned
     )
     requirements = (*peer.requirements, *(["gunicorn"] if peer.documented == "gunicorn" else []))
-    spec = json.dumps([python_version, requirements, constraints]).encode()
+    spec = json.dumps([python_version, requirements, constraints, "bytecode"]).encode()
     cache = Path(os.environ.get("TRIPWIRE_CACHE") or Path.home() / ".cache" / "tripwire")
     venv = cache / "bench" / f"{peer.module}-{hashlib.sha256(spec).hexdigest()[:12]}"
     venv.parent.mkdir(parents=True, exist_ok=True)
@@ -178,7 +179,8 @@ def peer_venv(peer: Peer, python_version: str, ours: dict[str, str]) -> Path:
             )
             (venv / "constraints.txt").write_text("\n".join(constraints) + "\n")
             subprocess.run(
-                [uv(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
+                [uv(), "pip", "install", "-q", "--compile-bytecode",
+                 "--python", str(venv / "bin" / "python"),
                  "-c", str(venv / "constraints.txt"), *requirements],
                 check=True, env=env,
             )  # fmt: skip

@@ -117,7 +117,9 @@ def run_own_suite(project: Path, venv: Path, tmp_path: Path, **extra_env: str) -
     """Run the rendered project's pytest in a copy of it; return the output."""
     workdir = tmp_path / "project"
     shutil.copytree(project, workdir, symlinks=True)  # the shared render stays pristine
-    env = child_env(PYTHONDONTWRITEBYTECODE="1", **extra_env)
+    # Bytecode written in the copy: each process the suite starts (serve, its workers, each
+    # command) reads the service's modules compiled once, not compiled again.
+    env = child_env(PYTHONDONTWRITEBYTECODE="", **extra_env)
     cmd = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     try:
         result = run_command(cmd, cwd=workdir, env=env, timeout=SUITE_TIMEOUT)
