@@ -196,10 +196,14 @@ def uvicorn_server(project: Path) -> Path:
     raise RuntimeError("no uvicorn_server.py in the rendered project: how does it serve now?")
 
 
-def wsgi_threads(project: Path) -> str:
-    """The rendered service's WSGI thread count, which a WSGI peer on uvicorn gets too."""
-    text = uvicorn_server(project).read_text()
-    return re.search(r"^THREADS = (\d+)", text, re.MULTILINE).group(1)
+def wsgi_threads(project: Path, python: Path) -> str:
+    """The rendered service's WSGI thread count on this machine (its default deployment's
+    password hasher admits twice the CPU count), which the floor and a WSGI peer on uvicorn
+    get too."""
+    module = wsgi_server(project).partition(":")[0]
+    code = f"import os; from {module} import thread_count; print(thread_count(2 * os.cpu_count()))"
+    return subprocess.run([str(python), "-c", code], check=True, capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
 
 
 def wsgi_server(project: Path) -> str:
@@ -421,7 +425,7 @@ def start_apps(framework: str, workers: int, project: Path, python: Path, peer_p
     peer = PEERS[framework]
     env = {"WORKERS": str(workers)}
     if framework != "fastapi":
-        env["THREADS"] = wsgi_threads(project)
+        env["THREADS"] = wsgi_threads(project, python)
     # The floor runs on ours' own server: a WSGI floor inside ours' WholeRequests.
     floor_server = {"BENCH_WSGI_SERVER": wsgi_server(project)} if framework != "fastapi" else {}
     starts = {
@@ -867,7 +871,7 @@ def main() -> int:
                 f"\n{framework}: {version.stdout.strip()}; server stack (all three apps): "
                 + ", ".join(f"{name} {ours[name]}" for name in STACK[framework] if name in ours)
                 + (
-                    f"; WSGI threads {wsgi_threads(project)}: ours and the floor in ours' "
+                    f"; WSGI threads {wsgi_threads(project, python)}: ours and the floor in ours' "
                     + (
                         f"WholeRequests, the peer on uvicorn in a2wsgi {theirs.get('a2wsgi')}"
                         if args.peer_server == "ours"

@@ -1,8 +1,8 @@
 """Serve a floor or peer app the way the rendered service serves itself: uvicorn with
 $WORKERS processes on 127.0.0.1:$PORT. A WSGI floor runs inside the rendered service's own
 WSGI server, $BENCH_WSGI_SERVER (its ``uvicorn_server.WholeRequests``); a WSGI peer, which
-has none, inside a2wsgi's WSGIMiddleware with $THREADS threads (the rendered service's own
-thread count, passed in by compare.py).
+has none, inside a2wsgi's WSGIMiddleware; both with $THREADS threads (the rendered
+service's own thread count, passed in by compare.py).
 
 With BENCH_SERVER=gunicorn, a WSGI app is served as its own documentation deploys it
 instead (the Flask and Django deployment guides): gunicorn with $WORKERS sync workers,
@@ -23,9 +23,10 @@ def wsgi(app):
     if GUNICORN:
         return app  # gunicorn speaks WSGI itself
     if os.environ.get("BENCH_WSGI_SERVER"):
-        # The floor: the rendered service's own WSGI server (module:class), in its venv.
+        # The floor: the rendered service's own WSGI server (module:class), in its venv,
+        # with as many threads as the service gives it.
         module, _, name = os.environ["BENCH_WSGI_SERVER"].partition(":")
-        return getattr(importlib.import_module(module), name)(app)
+        return getattr(importlib.import_module(module), name)(app, int(os.environ["THREADS"]))
     from a2wsgi import WSGIMiddleware
 
     return WSGIMiddleware(app, workers=int(os.environ["THREADS"]))
