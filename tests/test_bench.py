@@ -3,7 +3,8 @@ one round of one second in each framework, at 1 worker only (2 would double the 
 code paths are the same), with 8 connections (fewer logins to make the refresh chains).
 bench/abuse.py: Flask only, 30 slow sockets, 4 login clients, phases of one second.
 bench/keys.py: FastAPI only, one round of one second per algorithm and route.
-bench/metrics.py: Flask only, one round of one second with metrics on and off. Their
+bench/metrics.py: Flask only, one round of one second with metrics on and off.
+bench/server_cost.py: Flask only, one round of one second on each server. Their
 figures are only checked to be there: the benchmarks print speed, no test times it."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ NUMBER = r"\d+(?:\.\d+)?"
 SPREAD = rf"{NUMBER} \({NUMBER}–{NUMBER}\)"  # median (min–max)
 PHASES = ["before", "during", "after"]  # bench/abuse.py's
 ALGORITHMS = ["HS256", "EdDSA", "ES256"]  # bench/keys.py's, HS256 the baseline
+SERVERS = ["ours", "ours-1", "gunicorn"]  # bench/server_cost.py's, ours the baseline
 PROBE_COLUMNS = ["phase"] + [
     f"{path} {figure}"
     for path in ("/health", "/auth/me")
@@ -236,3 +238,17 @@ def test_metrics_prints_req_per_second_on_and_off(tmp_path):
     assert per_round == f"{rate_on} / {rate_off}", loaded
     assert float(cpu_on) > 0, loaded
     assert float(cpu_off) > 0, loaded
+
+
+def test_server_cost_prints_the_floor_on_each_server(tmp_path):
+    options = "--frameworks flask --rounds 1 --seconds 1 --connections 8"
+    output = run_bench(tmp_path, "server_cost", *options.split(), timeout=300)
+    assert re.search(rf"^load average after: {NUMBER} {NUMBER} {NUMBER}$", output, re.M), output
+    runs = re.findall(rf"^  flask +round 1 (\S+) +{NUMBER} req/s", output, re.M)
+    assert sorted(runs) == sorted(SERVERS), output
+    loaded = rows(tables(output), "### GET /me of the floor app", "req/s ÷ ours")
+    assert [row[:2] for row in loaded] == [["flask", server] for server in SERVERS], loaded
+    for row in loaded:
+        assert all(float(cell) > 0 for cell in row[2:6]), row  # req/s, p50, p99, CPU µs
+        assert re.fullmatch(SPREAD, row[6]), row
+    assert loaded[0][6] == "1.00 (1.00–1.00)", loaded  # ours ÷ itself
