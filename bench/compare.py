@@ -563,6 +563,24 @@ def milliseconds(text: str) -> float:
     return float(number) * {"us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4}[unit]
 
 
+def wrk_figures(out: str) -> dict:
+    """What a ``wrk --latency`` run printed: good req/s (non-2xx left out), p50 and p99
+    (ms), requests, non-2xx answers, socket errors."""
+    done = re.search(r"(\d+) requests in ([\d.]+\w+)", out)
+    requests, duration = int(done.group(1)), milliseconds(done.group(2)) / 1e3
+    found = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(found.group(1)) if found else 0
+    socket_errors = re.search(r"Socket errors: (.+)", out)
+    return {
+        "rate": (requests - errors) / duration,
+        "p50": milliseconds(re.search(r"\s50%\s+(\S+)", out).group(1)),
+        "p99": milliseconds(re.search(r"\s99%\s+(\S+)", out).group(1)),
+        "requests": requests,
+        "errors": errors,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
 def wrk(wrk_bin: str, subject: Subject, kind: str, seconds: int, connections: int,
         workdir: Path, all_subjects: list[Subject]) -> dict:  # fmt: skip
     """One load run; returns good req/s, p50 and p99 (ms), requests, errors, Redis calls."""
@@ -586,20 +604,9 @@ def wrk(wrk_bin: str, subject: Subject, kind: str, seconds: int, connections: in
         for name, value in stats.items()
         if name not in ("cmdstat_config|resetstat", "cmdstat_info")
     }
-    done = re.search(r"(\d+) requests in ([\d.]+\w+)", out)
-    requests, duration = int(done.group(1)), milliseconds(done.group(2)) / 1e3
-    errors = (
-        int(re.search(r"Non-2xx or 3xx responses: (\d+)", out).group(1)) if "Non-2xx" in out else 0
-    )
-    socket_errors = re.search(r"Socket errors: (.+)", out)
     settle(subject.store)
     return {
-        "rate": (requests - errors) / duration,
-        "p50": milliseconds(re.search(r"\s50%\s+(\S+)", out).group(1)),
-        "p99": milliseconds(re.search(r"\s99%\s+(\S+)", out).group(1)),
-        "requests": requests,
-        "errors": errors,
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
+        **wrk_figures(out),
         "calls": calls,
         "spread": sorted(sampler.held.values(), reverse=True),  # connections per busy process
     }

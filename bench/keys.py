@@ -34,7 +34,6 @@ import argparse
 import base64
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -52,12 +51,12 @@ from compare import (
     THREADS,
     freeze,
     load_average,
-    milliseconds,
     on_a_free_port,
     process_tree,
     settle,
     spread,
     start_report,
+    wrk_figures,
 )
 from servers import PACKAGE, Service, render, start_redis, stop_all
 
@@ -185,24 +184,12 @@ def load(wrk_bin: str, ring: Ring, kind: str, basic: str, seconds: int, connecti
                          timeout=seconds + 120).stdout  # fmt: skip
     settle(store)  # the requests still queued when wrk stopped weigh on no later run
     cpu = cpu_seconds(ring.pids) - cpu_before
-    done = re.search(r"(\d+) requests in ([\d.]+\w+)", out)
-    requests, duration = int(done.group(1)), milliseconds(done.group(2)) / 1e3
-    found = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = int(found.group(1)) if found else 0
-    socket_errors = re.search(r"Socket errors: (.+)", out)
+    figures = wrk_figures(out)
     if kind == "introspect":
         status, answer = introspect(base, basic, ring.access)
         if status != 200 or answer.get("active") is not True:
             raise RuntimeError(f"{ring.algorithm}: the token is no longer active ({status})")
-    return {
-        "rate": (requests - errors) / duration,
-        "p50": milliseconds(re.search(r"\s50%\s+(\S+)", out).group(1)),
-        "p99": milliseconds(re.search(r"\s99%\s+(\S+)", out).group(1)),
-        "cpu": cpu * 1e6 / max(requests, 1),
-        "requests": requests,
-        "errors": errors,
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
-    }
+    return {**figures, "cpu": cpu * 1e6 / max(figures["requests"], 1)}
 
 
 def time_codecs(project: Path, python: Path, rings: list[Ring]) -> dict[str, dict[str, float]]:

@@ -25,7 +25,6 @@ measures that mode: an mmap'd file per process rather than plain memory.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import subprocess
 import sys
@@ -42,12 +41,12 @@ from compare import (
     THREADS,
     freeze,
     load_average,
-    milliseconds,
     on_a_free_port,
     process_tree,
     settle,
     spread,
     start_report,
+    wrk_figures,
 )
 from keys import cpu_seconds
 from servers import ROOT, Service, render, start_redis, stop_all
@@ -99,17 +98,8 @@ def load(wrk_bin: str, subject: Subject, seconds: int, connections: int,
                          timeout=seconds + 120).stdout  # fmt: skip
     settle(store)
     cpu = cpu_seconds(subject.pids) - cpu_before
-    done = re.search(r"(\d+) requests in ([\d.]+\w+)", out)
-    requests, duration = int(done.group(1)), milliseconds(done.group(2)) / 1e3
-    found = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = int(found.group(1)) if found else 0
-    return {
-        "rate": (requests - errors) / duration,
-        "p50": milliseconds(re.search(r"\s50%\s+(\S+)", out).group(1)),
-        "p99": milliseconds(re.search(r"\s99%\s+(\S+)", out).group(1)),
-        "cpu": cpu * 1e6 / max(requests, 1),
-        "errors": errors,
-    }
+    figures = wrk_figures(out)
+    return {**figures, "cpu": cpu * 1e6 / max(figures["requests"], 1)}
 
 
 def run_framework(framework: str, args, wrk_bin: str, workdir: Path) -> tuple[list[Subject], int]:

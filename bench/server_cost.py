@@ -26,7 +26,6 @@ hand Python's lock to each other at every socket and database call.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import subprocess
 import sys
@@ -40,12 +39,12 @@ from compare import (
     app_login,
     freeze,
     load_average,
-    milliseconds,
     on_a_free_port,
     process_tree,
     spread,
     start_report,
     uv,
+    wrk_figures,
     wsgi_server,
     wsgi_threads,
 )
@@ -74,17 +73,8 @@ def load(wrk_bin: str, app: Launched, access: str, pids: list[int], args) -> dic
     out = subprocess.run(command, check=True, capture_output=True, text=True,
                          timeout=args.seconds + 120).stdout  # fmt: skip
     cpu = cpu_seconds(pids) - cpu_before
-    done = re.search(r"(\d+) requests in ([\d.]+\w+)", out)
-    requests, duration = int(done.group(1)), milliseconds(done.group(2)) / 1e3
-    found = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = int(found.group(1)) if found else 0
-    return {
-        "rate": (requests - errors) / duration,
-        "p50": milliseconds(re.search(r"\s50%\s+(\S+)", out).group(1)),
-        "p99": milliseconds(re.search(r"\s99%\s+(\S+)", out).group(1)),
-        "cpu": cpu * 1e6 / max(requests, 1),
-        "errors": errors,
-    }
+    figures = wrk_figures(out)
+    return {**figures, "cpu": cpu * 1e6 / max(figures["requests"], 1)}
 
 
 def run_framework(framework: str, args, wrk_bin: str, workdir: Path) -> dict[str, list[dict]]:
