@@ -841,6 +841,16 @@ def start_report(script: str, args, workers: str, template_note: str = "") -> st
     return wrk_bin
 
 
+def end_report(started: float, failures: int) -> int:
+    """Print the load after and the time taken; the exit status (1 after non-2xx answers)."""
+    print(f"\nload average after: {load_average()}")
+    print(f"took {time.monotonic() - started:.0f} s")
+    if failures:
+        print(f"{failures} non-2xx answers (see the rounds above)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frameworks", nargs="+", default=list(PEERS), choices=list(PEERS))
@@ -911,12 +921,7 @@ def main() -> int:
     sink.stop()
     print(f"\nmail relay: {sink.received} messages received (ours' registrations)")
     report(results, args)
-    print(f"\nload average after: {load_average()}")
-    print(f"took {time.monotonic() - started:.0f} s")
-    if failures:
-        print(f"{failures} non-2xx answers (see the rounds above)", file=sys.stderr)
-        return 1
-    return 0
+    return end_report(started, failures)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from pathlib import Path
 import redis
 from compare import (
     THREADS,
+    end_report,
     freeze,
     load_average,
     on_a_free_port,
@@ -366,12 +367,7 @@ def main() -> int:
             results[framework] = rings
             failures += errors
     report(results, codecs, args)
-    print(f"\nload average after: {load_average()}")
-    print(f"took {time.monotonic() - started:.0f} s")
-    if failures:
-        print(f"{failures} non-2xx answers (see the rounds above)", file=sys.stderr)
-        return 1
-    return 0
+    return end_report(started, failures)
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ from pathlib import Path
 import redis
 from compare import (
     THREADS,
+    end_report,
     freeze,
-    load_average,
     on_a_free_port,
     process_tree,
     settle,
@@ -195,12 +195,7 @@ def main() -> int:
             )
             failures += errors
     report(results, args)
-    print(f"\nload average after: {load_average()}")
-    print(f"took {time.monotonic() - started:.0f} s")
-    if failures:
-        print(f"{failures} non-2xx answers (see the rounds above)", file=sys.stderr)
-        return 1
-    return 0
+    return end_report(started, failures)
 
 
 if __name__ == "__main__":

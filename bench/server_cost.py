@@ -37,8 +37,8 @@ from compare import (
     THREADS,
     Launched,
     app_login,
+    end_report,
     freeze,
-    load_average,
     on_a_free_port,
     process_tree,
     spread,
@@ -151,10 +151,8 @@ def main() -> int:
         for framework in args.frameworks:
             results[framework] = run_framework(framework, args, wrk_bin, Path(tmp) / framework)
     report(results, args.rounds)
-    print(f"\nload average after: {load_average()}")
-    print(f"took {time.monotonic() - started:.0f} s")
     failures = sum(run["errors"] for runs in results.values() for r in runs.values() for run in r)
-    return 1 if failures else 0
+    return end_report(started, failures)
 
 
 if __name__ == "__main__":
