@@ -169,6 +169,21 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def wrk_with_cpu(command: list[str], pids: list[int], seconds: int,
+                 store: redis.Redis | None = None) -> dict:  # fmt: skip
+    """Run wrk's ``command``: what it printed (``wrk_figures``) and the CPU µs per request
+    of ``pids``. ``store`` is settled before the CPU is read, so that the requests still
+    queued when wrk stopped weigh on no later run."""
+    cpu_before = cpu_seconds(pids)
+    out = subprocess.run(command, check=True, capture_output=True, text=True,
+                         timeout=seconds + 120).stdout  # fmt: skip
+    if store is not None:
+        settle(store)
+    cpu = cpu_seconds(pids) - cpu_before
+    figures = wrk_figures(out)
+    return {**figures, "cpu": cpu * 1e6 / max(figures["requests"], 1)}
+
+
 def load(wrk_bin: str, ring: Ring, kind: str, basic: str, seconds: int, connections: int,
          store: redis.Redis) -> dict:  # fmt: skip
     """One wrk run: good req/s, p50 and p99 (ms), the server's CPU µs per request,
@@ -180,17 +195,12 @@ def load(wrk_bin: str, ring: Ring, kind: str, basic: str, seconds: int, connecti
     else:
         command += ["-H", f"Authorization: {basic}", "-s", str(BENCH / "wrk" / "introspect.lua"),
                     base + "/auth/introspect", "--", ring.access]  # fmt: skip
-    cpu_before = cpu_seconds(ring.pids)
-    out = subprocess.run(command, check=True, capture_output=True, text=True,
-                         timeout=seconds + 120).stdout  # fmt: skip
-    settle(store)  # the requests still queued when wrk stopped weigh on no later run
-    cpu = cpu_seconds(ring.pids) - cpu_before
-    figures = wrk_figures(out)
+    figures = wrk_with_cpu(command, ring.pids, seconds, store)
     if kind == "introspect":
         status, answer = introspect(base, basic, ring.access)
         if status != 200 or answer.get("active") is not True:
             raise RuntimeError(f"{ring.algorithm}: the token is no longer active ({status})")
-    return {**figures, "cpu": cpu * 1e6 / max(figures["requests"], 1)}
+    return figures
 
 
 def time_codecs(project: Path, python: Path, rings: list[Ring]) -> dict[str, dict[str, float]]:

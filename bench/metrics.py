@@ -43,12 +43,10 @@ from compare import (
     freeze,
     on_a_free_port,
     process_tree,
-    settle,
     spread,
     start_report,
-    wrk_figures,
 )
-from keys import cpu_seconds
+from keys import wrk_with_cpu
 from servers import ROOT, Service, render, start_redis, stop_all
 
 FRAMEWORKS = ("fastapi", "flask", "django")
@@ -93,13 +91,7 @@ def load(wrk_bin: str, subject: Subject, seconds: int, connections: int,
     command = [wrk_bin, f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency",
                "-H", f"Authorization: Bearer {subject.access}",
                subject.service.base + "/auth/me"]  # fmt: skip
-    cpu_before = cpu_seconds(subject.pids)
-    out = subprocess.run(command, check=True, capture_output=True, text=True,
-                         timeout=seconds + 120).stdout  # fmt: skip
-    settle(store)
-    cpu = cpu_seconds(subject.pids) - cpu_before
-    figures = wrk_figures(out)
-    return {**figures, "cpu": cpu * 1e6 / max(figures["requests"], 1)}
+    return wrk_with_cpu(command, subject.pids, seconds, store)
 
 
 def run_framework(framework: str, args, wrk_bin: str, workdir: Path) -> tuple[list[Subject], int]:

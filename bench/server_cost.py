@@ -44,22 +44,21 @@ from compare import (
     spread,
     start_report,
     uv,
-    wrk_figures,
     wsgi_server,
     wsgi_threads,
 )
-from keys import cpu_seconds
+from keys import wrk_with_cpu
 from servers import render, start_redis, stop_all
 
 FRAMEWORKS = ("flask", "django")
 SERVERS = ("ours", "ours-1", "gunicorn")
 
 
-def environments(project: Path, python: Path) -> dict[str, dict[str, str]]:
-    """serve.py's settings for each server (bench/floor/serve.py)."""
+def environments(project: Path, threads: str) -> dict[str, dict[str, str]]:
+    """serve.py's settings for each server (bench/floor/serve.py); ``threads``: ours'."""
     ours = {"BENCH_WSGI_SERVER": wsgi_server(project), "WORKERS": "1"}
     return {
-        "ours": {**ours, "THREADS": wsgi_threads(project, python)},
+        "ours": {**ours, "THREADS": threads},
         "ours-1": {**ours, "THREADS": "1"},
         "gunicorn": {"BENCH_SERVER": "gunicorn", "WORKERS": "1"},
     }
@@ -69,12 +68,7 @@ def load(wrk_bin: str, app: Launched, access: str, pids: list[int], args) -> dic
     """One wrk run of ``GET /me``: good req/s, p50 and p99 (ms), CPU µs per request."""
     command = [wrk_bin, f"-t{THREADS}", f"-c{args.connections}", f"-d{args.seconds}s",
                "--latency", "-H", f"Authorization: Bearer {access}", app.base + "/me"]  # fmt: skip
-    cpu_before = cpu_seconds(pids)
-    out = subprocess.run(command, check=True, capture_output=True, text=True,
-                         timeout=args.seconds + 120).stdout  # fmt: skip
-    cpu = cpu_seconds(pids) - cpu_before
-    figures = wrk_figures(out)
-    return {**figures, "cpu": cpu * 1e6 / max(figures["requests"], 1)}
+    return wrk_with_cpu(command, pids, args.seconds)
 
 
 def run_framework(framework: str, args, wrk_bin: str, workdir: Path) -> dict[str, list[dict]]:
@@ -84,13 +78,14 @@ def run_framework(framework: str, args, wrk_bin: str, workdir: Path) -> dict[str
     subprocess.run([uv(), "pip", "install", "-q", "--compile-bytecode", "--python", str(python),
                     "gunicorn"], check=True)  # fmt: skip
     versions = freeze(python)
+    threads = wsgi_threads(project, python)
     stack = (framework, "uvicorn", "uvloop", "httptools", "gunicorn")
     print(f"\n{framework}: " + ", ".join(f"{n} {versions[n]}" for n in stack if n in versions)
-          + f"; ours' thread count here {wsgi_threads(project, python)}", flush=True)  # fmt: skip
+          + f"; ours' thread count here {threads}", flush=True)  # fmt: skip
     started: list = []
     try:
         apps, tokens, pids = {}, {}, {}
-        for server, env in environments(project, python).items():
+        for server, env in environments(project, threads).items():
             redis_process, port = start_redis(workdir / f"redis-{server}")
             started.append(redis_process)
             env = {**env, "BENCH_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
